@@ -1,0 +1,35 @@
+# Two commands do everything on a fresh machine:
+#   make demo   set up, then execute the notebook collection on the bundled miniature (into build/)
+#   make test   set up, then run the full test suite (unit tests and every notebook, CPU only)
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+# One BLAS thread per pytest worker: two workers on two cores, no oversubscription.
+TEST_ENV := TQDM_DISABLE=1 MPLBACKEND=Agg OMP_NUM_THREADS=1 PYTHONHASHSEED=0
+WORKERS ?= 2
+
+.PHONY: setup demo test unit clean
+
+setup: $(STAMP)
+
+# Install the pinned CPU wheel of torch before the package: with no torch present, the package's torch range
+# would otherwise pull a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e ".[notebooks,test]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m lolisr_lib demo
+
+test: $(STAMP)
+	$(TEST_ENV) $(PY) -m pytest -n $(WORKERS) --nbval-lax --nbval-current-env tests notebooks
+
+unit: $(STAMP)
+	$(TEST_ENV) $(PY) -m pytest -n $(WORKERS) tests
+
+clean:
+	rm -rf build .pytest_cache
