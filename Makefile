@@ -26,7 +26,7 @@ demo: $(STAMP)
 	$(PY) -m lolisr_lib demo
 
 test: $(STAMP)
-	$(TEST_ENV) $(PY) -m pytest -n $(WORKERS) --nbval-lax --nbval-current-env tests notebooks
+	$(TEST_ENV) $(PY) -m pytest -n $(WORKERS) --nbval-lax --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg tests notebooks
 
 unit: $(STAMP)
 	$(TEST_ENV) $(PY) -m pytest -n $(WORKERS) tests

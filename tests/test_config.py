@@ -1,0 +1,66 @@
+"""Presets, JSON round trip, and command-line overrides of the config dataclasses."""
+
+import dataclasses
+
+import pytest
+
+from lolisr_lib.config import PRESETS, Config, config_from_dict, preset, with_overrides
+from lolisr_lib.errors import ConfigError, UserError
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_preset_round_trips_through_json(name):
+    config = preset(name)
+    assert config.name == name
+    assert Config.from_json(config.to_json()) == config
+    assert config_from_dict(dataclasses.asdict(config)) == config
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_paper_presets_follow_the_paper(scale):
+    c = preset(f"paper-x{scale}")
+    assert (c.model.scale, c.model.flow.levels, c.model.flow.steps, c.model.flow.hidden) == (scale, 3, 12, 64)
+    assert (c.train.patch_size, c.train.batch_size, c.train.lr, c.train.betas) == (160, 16, 5e-4, (0.9, 0.99))
+    assert c.model.gamma == 1.5 and c.model.rho == 0.2
+
+
+def test_tiny_patches_give_an_lr_patch_divisible_by_8():
+    for s in (1, 2, 4):
+        c = preset(f"tiny-x{s}")
+        assert c.train.patch_size % s == 0 and (c.train.patch_size // s) % 8 == 0
+
+
+def test_unknown_preset_names_the_choices():
+    with pytest.raises(ConfigError, match="unknown preset 'huge-x2'.*paper-x2"):
+        preset("huge-x2")
+    assert issubclass(ConfigError, UserError)
+
+
+def test_overrides_by_dotted_path_and_by_unique_name():
+    c = with_overrides(preset("tiny-x2"), ["train.steps=7", "lr=1e-3", "model.flow.split=true",
+                                           "exposures=-3,-4", "--hidden=16"])
+    assert c.train.steps == 7 and c.train.lr == 1e-3 and c.model.flow.split is True
+    assert c.train.exposures == (-3.0, -4.0) and c.model.flow.hidden == 16
+    assert with_overrides(c, ["exposures=none"]).train.exposures is None
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("nosuchfield=1", "no config field 'nosuchfield'"),
+        ("steps=3", "ambiguous config field 'steps'.*flow.steps"),
+        ("train.steps=many", "cannot read 'many' as int"),
+        ("split=maybe", "cannot read 'maybe' as bool"),
+        ("steps", "not of the form field=value"),
+    ],
+)
+def test_bad_overrides_are_clear_errors(override, message):
+    with pytest.raises(ConfigError, match=message):
+        with_overrides(preset("tiny-x2"), [override])
+
+
+def test_unknown_field_in_a_checkpoint_config_is_refused():
+    data = dataclasses.asdict(preset("tiny-x2"))
+    data["model"]["flow"]["bogus"] = 1
+    with pytest.raises(ConfigError, match="model.flow.bogus"):
+        config_from_dict(data)
