@@ -40,7 +40,14 @@ class FlowConfig:
 
 
 @dataclass(frozen=True)
+class BaselineConfig:
+    channels: int = 64  # width of the learned CNN baselines
+    blocks: int = 8  # residual blocks of the learned CNN baselines
+
+
+@dataclass(frozen=True)
 class ModelConfig:
+    arch: str = "lolisrflow"  # "lolisrflow", or a learned baseline: "joint-cnn", "sequential-cnn"
     scale: int = 2  # super-resolution factor: 1 (enhancement only), 2 or 4
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     flow: FlowConfig = field(default_factory=FlowConfig)
@@ -48,6 +55,7 @@ class ModelConfig:
     rho: float = 0.2  # probability of using CR(gt) instead of the predicted CR map as prior mean (LLFlow)
     dequantize: bool = True  # add U(0, 1/256) noise to gt in training (LLFlow/SRFlow never do)
     pad_multiple: int = 8  # inputs are reflect-padded to a multiple of this at LR (2**levels at least)
+    baseline: BaselineConfig = field(default_factory=BaselineConfig)  # used by the CNN baselines only
 
 
 @dataclass(frozen=True)

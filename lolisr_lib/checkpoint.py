@@ -1,0 +1,71 @@
+"""Checkpoint files: one format for trained models and resumable training state.
+
+A checkpoint is a dict saved with ``torch.save`` and read back with ``torch.load(..., weights_only=True)``
+(tensors, numbers, strings, lists and dicts only: no pickled code). It always holds:
+
+- ``format``: ``"lolisr-checkpoint-v1"``;
+- ``config``: the :class:`~lolisr_lib.config.Config` as a JSON string (``Config.to_json()``), so the model can
+  be rebuilt from the file alone;
+- ``model``: the model's ``state_dict``.
+
+Training checkpoints add optimiser, scheduler, step, RNG states and data position. Writes are atomic (a
+temporary file in the same folder, then ``os.replace``) so that a run killed at any moment leaves either the
+previous file or the new one, never half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from lolisr_lib.config import Config, config_from_dict
+from lolisr_lib.errors import CheckpointError
+
+CHECKPOINT_FORMAT = "lolisr-checkpoint-v1"
+
+
+def write_checkpoint(path: str | Path, config: Config, model_state: dict, **extra) -> Path:
+    """Write a checkpoint atomically; ``extra`` entries (optimiser state, step, ...) are stored alongside."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"format": CHECKPOINT_FORMAT, "config": config.to_json(), "model": model_state, **extra}
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        torch.save(payload, tmp)
+        with open(tmp, "rb") as f:  # the bytes must be on disk before the rename makes them the checkpoint
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def read_checkpoint(path: str | Path, map_location=None) -> dict:
+    """Load a checkpoint dict; a missing, truncated or foreign file raises :class:`CheckpointError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path} does not exist; pass the .pt file written by `train` or `save`")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # torch raises RuntimeError, EOFError, UnpicklingError, zipfile errors...
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint (truncated or corrupt: {type(err).__name__}); "
+            "use an earlier checkpoint or retrain"
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} is not a lolisr checkpoint (no '{CHECKPOINT_FORMAT}' marker)")
+    for key in ("config", "model"):
+        if key not in payload:
+            raise CheckpointError(f"{path} has no '{key}' entry; the file is damaged")
+    return payload
+
+
+def checkpoint_config(payload: dict, path: str | Path = "checkpoint") -> Config:
+    """The :class:`Config` stored in a checkpoint dict."""
+    try:
+        return config_from_dict(json.loads(payload["config"]))
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{path}: the stored config cannot be read ({err})") from None

@@ -1,0 +1,49 @@
+"""Build or load any model of the package by its config: LoLiSRFlow or a learned baseline.
+
+Every model is an ``nn.Module`` with ``forward(lq, gt) -> dict`` (at least ``loss``; the trainer logs every
+scalar entry) and ``enhance(lq) -> (B, 3, scale*h, scale*w)`` in [0, 1]; it keeps its :class:`Config` in
+``.config`` so that checkpoints carry it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch import nn
+
+from lolisr_lib.checkpoint import checkpoint_config, read_checkpoint
+from lolisr_lib.config import Config
+from lolisr_lib.errors import CheckpointError, ConfigError
+
+
+def _registry() -> dict:
+    from lolisr_lib.baselines import LEARNED_BASELINES
+    from lolisr_lib.model import LoLiSRFlow
+
+    return {"lolisrflow": LoLiSRFlow, **LEARNED_BASELINES}
+
+
+def build_model(config: Config) -> nn.Module:
+    """A freshly initialised model for ``config.model.arch``."""
+    registry = _registry()
+    arch = config.model.arch
+    if arch not in registry:
+        raise ConfigError(f"unknown model.arch {arch!r}; choose one of {', '.join(sorted(registry))}")
+    return registry[arch](config)
+
+
+def load_model(path: str | Path, map_location=None, *, expected_scale: int | None = None) -> nn.Module:
+    """The model stored in a checkpoint (``save`` or a training checkpoint), in eval mode."""
+    payload = read_checkpoint(path, map_location)
+    config = checkpoint_config(payload, path)
+    if expected_scale is not None and config.model.scale != expected_scale:
+        raise CheckpointError(
+            f"{path} holds a x{config.model.scale} model ({config.name}); this needs x{expected_scale}"
+        )
+    model = build_model(config)
+    try:
+        model.load_state_dict(payload["model"])
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()[0]
+        raise CheckpointError(f"{path}: the weights do not fit the config stored with them ({first})") from None
+    return model.eval()
