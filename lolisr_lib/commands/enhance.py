@@ -1,0 +1,126 @@
+"""``python -m lolisr_lib enhance``: brighten and upscale one photo with a trained model.
+
+    python -m lolisr_lib enhance --checkpoint CKPT IN.png OUT.png [--temperature T] [--tile N] [--device ...]
+
+Input rule: an **8-bit RGB** PNG or JPEG (Pillow mode ``RGB``, 8 bits per channel), the format of RELLISUR and
+of ordinary photos. 16-bit, grayscale, palette, CMYK and images with transparency are refused with a message
+saying how to convert them, rather than converted silently (dropping alpha or bits changes what the model
+sees). The output is always a PNG (lossless), written atomically: a temporary file, then a rename.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from lolisr_lib.device import DEVICE_CHOICES
+from lolisr_lib.errors import UserError
+
+TILE_OVERLAP = 16  # LR pixels shared by neighbouring tiles (a multiple of 8, as LoLiSRFlow's tiling needs)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", required=True, metavar="CKPT", help="a model saved by `train` or `.save()`")
+    parser.add_argument("input", metavar="IN", help="8-bit RGB PNG or JPEG")
+    parser.add_argument("output", metavar="OUT", help="where to write the result (.png)")
+    parser.add_argument("--temperature", type=float, default=0.0,
+                        help="LoLiSRFlow sampling temperature; 0 = the deterministic prediction (default)")
+    parser.add_argument("--tile", type=int, metavar="N", help="process N x N LR tiles (for large images)")
+    parser.add_argument("--device", default="auto", help=f"{' | '.join(DEVICE_CHOICES)} | cuda:N (default auto)")
+
+
+def read_rgb8(path: str | Path) -> torch.Tensor:
+    """An 8-bit RGB image file as a ``(3, h, w)`` float tensor in [0, 1] (see the module docstring's rule)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"input image {path} does not exist")
+    try:
+        img = Image.open(path)
+    except (UnidentifiedImageError, OSError):
+        raise UserError(f"{path} is not an image Pillow can read; use an 8-bit RGB PNG or JPEG") from None
+    with img:
+        # Pillow opens 16-bit RGB PNGs as mode "RGB" and drops the low byte on load; only the raw mode tells.
+        if any(";16" in str(tile.args) for tile in img.tile):
+            raise UserError(f"{path} has 16 bits per channel; save it as 8-bit RGB first")
+        if img.mode != "RGB":
+            raise UserError(
+                f"{path} is a {img.mode} image ({_describe(img.mode)}); this needs 8-bit RGB: convert it first, "
+                "e.g. PIL's Image.open(p).convert('RGB').save(q)"
+            )
+        img = ImageOps.exif_transpose(img)  # a phone JPEG's orientation tag: process the image as it is shown
+        array = np.asarray(img, dtype=np.uint8)  # (h, w, 3)
+    return torch.from_numpy(array.copy()).permute(2, 0, 1).float() / 255  # (3, h, w)
+
+
+def _describe(mode: str) -> str:
+    if mode in ("L", "1", "I", "I;16", "I;16B", "F"):
+        return "grayscale, or more than 8 bits"
+    if mode in ("RGBA", "LA", "PA", "RGBa"):
+        return "with transparency"
+    return {"P": "palette colours", "CMYK": "printing colours"}.get(mode, "not plain RGB")
+
+
+def check_png_path(path: str | Path) -> Path:
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise UserError(f"output {path} must end in .png (the result is always written as a lossless PNG)")
+    return path
+
+
+def write_png(img: torch.Tensor, path: str | Path) -> Path:
+    """A ``(3, H, W)`` image in [0, 1] as an 8-bit PNG, atomically (temporary file in the folder, then rename)."""
+    path = check_png_path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    array = (img.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()  # (H, W, 3)
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.png")
+    try:
+        Image.fromarray(array).save(tmp, format="PNG")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _enhance_options(model, args: argparse.Namespace) -> dict:
+    """Keyword arguments for ``model.enhance``: temperature and tiling, where the model supports them."""
+    accepted = inspect.signature(model.enhance).parameters
+    options = {}
+    if args.temperature:
+        if "temperature" not in accepted:
+            raise UserError(f"--temperature applies to LoLiSRFlow; {type(model).__name__} is deterministic")
+        options["temperature"] = args.temperature
+    if args.tile is not None:
+        if "tile" not in accepted:
+            raise UserError(f"--tile is not supported by {type(model).__name__}")
+        if args.tile <= TILE_OVERLAP:
+            raise UserError(f"--tile {args.tile} must be larger than the {TILE_OVERLAP}-pixel overlap, e.g. --tile 256")
+        options.update(tile=args.tile, overlap=TILE_OVERLAP)
+    return options
+
+
+def run(args: argparse.Namespace) -> int:
+    from lolisr_lib.device import resolve_device
+    from lolisr_lib.models import load_model
+
+    device = resolve_device(args.device)
+    check_png_path(args.output)  # before the work, not after
+    lq = read_rgb8(args.input)
+    model = load_model(args.checkpoint, map_location=device).to(device)
+    options = _enhance_options(model, args)
+    start = time.perf_counter()
+    with torch.no_grad():
+        out = model.enhance(lq[None].to(device), **options)[0]  # (3, s*h, s*w)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    seconds = time.perf_counter() - start
+    path = write_png(out, args.output)
+    (h, w), (H, W) = lq.shape[-2:], out.shape[-2:]
+    print(f"{path}: {W}x{H} (x{model.scale} of {w}x{h}), {seconds:.2f} s on {device}")
+    return 0

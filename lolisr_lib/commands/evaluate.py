@@ -1,0 +1,78 @@
+"""``python -m lolisr_lib evaluate``: score a checkpoint or a classical baseline on a RELLISUR split.
+
+    python -m lolisr_lib evaluate (--checkpoint CKPT | --baseline NAME) [--data ROOT] --split Test --scale 2
+        --out results.csv [--crop 624] [--y-channel] [--exposures -3,-4] [--limit N] [--device auto|cpu|cuda]
+        [--lpips-weights FILE]
+
+Without ``--data`` the bundled miniature is used. Prints the protocol, overall and per-EV means, and where the
+per-image CSV went. Learned baselines (joint-cnn, sequential-cnn) are trained with ``train`` and come as
+checkpoints; ``--baseline`` takes the classical ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import time
+
+from lolisr_lib.baselines import CLASSICAL_BASELINES, make_baseline
+from lolisr_lib.device import DEVICE_CHOICES
+from lolisr_lib.errors import UserError
+
+# argparse reads "-3,-4" as an unknown option because only plain numbers count as negative numbers; a
+# comma-separated list of numbers is a value here (this parser has no option that looks like a number).
+NUMBER_LIST = re.compile(r"^-\d*\.?\d+(,\s*-?\d*\.?\d+)*$")
+
+
+def parse_exposures(text: str) -> tuple[float, ...]:
+    """``"-3,-4"`` (or magnitudes as in file names, ``"3,4"``) to EVs ``(-3.0, -4.0)``."""
+    try:
+        values = tuple(-abs(float(v)) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise UserError(f"--exposures {text!r}: write comma-separated EVs, e.g. -3,-4 or -2.5") from None
+    if not values:
+        raise UserError("--exposures is empty; write comma-separated EVs, e.g. -3,-4")
+    return values
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser._negative_number_matcher = NUMBER_LIST  # see NUMBER_LIST
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--checkpoint", metavar="CKPT", help="a model saved by `train` or `.save()`")
+    what.add_argument("--baseline", metavar="NAME", help=f"a classical baseline: {', '.join(CLASSICAL_BASELINES)}")
+    parser.add_argument("--data", metavar="ROOT", help="RELLISUR-Dataset folder (default: the bundled miniature)")
+    parser.add_argument("--split", default="Test", help="Train, Val or Test (default Test)")
+    parser.add_argument("--scale", type=int, default=2, choices=(1, 2, 4), help="super-resolution factor")
+    parser.add_argument("--out", metavar="CSV", help="write per-image results here (scene, ev, psnr, ...)")
+    parser.add_argument("--crop", type=int, metavar="N", help="centre-crop the LR input to N x N (e.g. 624)")
+    parser.add_argument("--y-channel", action="store_true", help="score BT.601 luma instead of RGB")
+    parser.add_argument("--exposures", metavar="EVS", help="only these EVs, e.g. -3,-4")
+    parser.add_argument("--limit", type=int, metavar="N", help="only the first N images")
+    parser.add_argument("--device", default="auto", help=f"{' | '.join(DEVICE_CHOICES)} | cuda:N (default auto)")
+    parser.add_argument("--lpips-weights", metavar="FILE", help="local LPIPS-alex weights; without them n/a")
+
+
+def run(args: argparse.Namespace) -> int:
+    from lolisr_lib.data import default_root
+    from lolisr_lib.device import resolve_device
+    from lolisr_lib.evaluate import evaluate
+    from lolisr_lib.models import load_model
+
+    device = resolve_device(args.device)
+    exposures = parse_exposures(args.exposures) if args.exposures is not None else None
+    if args.baseline is not None:
+        model, name = make_baseline(args.baseline, args.scale), args.baseline
+    else:
+        model = load_model(args.checkpoint, map_location=device, expected_scale=args.scale)
+        name = args.checkpoint
+    root = args.data if args.data is not None else default_root()
+    start = time.perf_counter()
+    result = evaluate(
+        model, root, args.split, args.scale, crop=args.crop, y_channel=args.y_channel, exposures=exposures,
+        limit=args.limit, device=device, lpips_weights=args.lpips_weights, out_csv=args.out,
+    )
+    print(f"{name} on {root} ({args.split}, x{args.scale}), {time.perf_counter() - start:.1f} s")
+    print(result.format())
+    if args.out:
+        print(f"per-image results: {args.out}")
+    return 0
