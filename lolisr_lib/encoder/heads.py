@@ -1,0 +1,108 @@
+"""What every encoder hands to the flow: one condition per flow level and the colour-ratio (CR) map.
+
+LoLiSRFlow (arXiv 2402.18871) conditions each of its ``L = 3`` flow levels on encoder features and puts the
+prior's mean at the predicted CR map (as LLFlow, Wang et al., AAAI 2022). Flow level ``l`` works at ``HR /
+2^l``, so with ``H = scale * h`` the conditions have the shapes
+
+    level 1: (B, cond_1, H/2, W/2)    level 2: (B, cond_2, H/4, W/4)    level 3: (B, cond_3, H/8, W/8)
+
+and the CR map is ``(B, 3, H, W)`` in (0, 1). This module holds that contract (geometry, input check) and
+the two heads shared by the encoders.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from lolisr_lib.encoder.blocks import LayerNorm2d
+from lolisr_lib.errors import ConfigError, UserError
+
+LEVELS = 3  # flow levels [paper]
+SCALES = (1, 2, 4)  # supported upscaling factors; x1 is pure enhancement
+MULTIPLE = 8  # lq height and width must be multiples of this (the model reflect-pads to it)
+
+
+def check_scale(scale: int) -> int:
+    """``scale`` if supported, else a ConfigError naming the choices."""
+    if scale not in SCALES:
+        raise ConfigError(f"scale={scale!r} is not supported; choose one of {SCALES}")
+    return scale
+
+
+def level_log2_factors(scale: int) -> tuple[int, ...]:
+    """``log2`` of (condition resolution / LR resolution) per level, level 1 first.
+
+    scale 4: (1, 0, -1); scale 2: (0, -1, -2); scale 1: (-1, -2, -3). Level ``l`` sits at ``scale * h / 2^l``.
+    """
+    log2_scale = check_scale(scale).bit_length() - 1
+    return tuple(log2_scale - level for level in range(1, LEVELS + 1))
+
+
+def per_level(value: int | tuple[int, ...], name: str) -> tuple[int, ...]:
+    """An int repeated for every level, or a tuple of exactly ``LEVELS`` positive ints."""
+    values = (value,) * LEVELS if isinstance(value, int) else tuple(value)
+    if len(values) != LEVELS or not all(isinstance(v, int) and v > 0 for v in values):
+        raise ConfigError(f"{name}={value!r} must be a positive int or a tuple of {LEVELS} positive ints")
+    return values
+
+
+def check_lq(lq: torch.Tensor) -> None:
+    """Raise UserError unless ``lq`` is ``(B, 3, h, w)`` with ``h`` and ``w`` multiples of 8."""
+    if lq.ndim != 4 or lq.shape[1] != 3:
+        raise UserError(f"encoder input lq must have shape (B, 3, h, w); got {tuple(lq.shape)}")
+    _check_size(lq, "input")
+
+
+def check_features(features: torch.Tensor, channels: int) -> None:
+    """Raise UserError unless ``features`` is ``(B, channels, h, w)`` with ``h`` and ``w`` multiples of 8."""
+    if features.ndim != 4 or features.shape[1] != channels:
+        raise UserError(
+            f"encoder features must have shape (B, {channels}, h, w), as encoder_features gives them with this "
+            f"encoder's use_* switches; got {tuple(features.shape)}"
+        )
+    _check_size(features, "feature")
+
+
+def _check_size(x: torch.Tensor, what: str) -> None:
+    h, w = x.shape[-2:]
+    if h % MULTIPLE or w % MULTIPLE:
+        raise UserError(
+            f"encoder {what} size {h}x{w} is not a multiple of {MULTIPLE} in height and width; "
+            f"reflect-pad lq first (the model does this for you) or crop it to a multiple of {MULTIPLE}"
+        )
+
+
+class CondHead(nn.Module):
+    """LayerNorm then 1x1 conv from a branch to one level's condition features.
+
+    The norm keeps the condition's scale independent of how many residual blocks fed the branch, which the
+    flow's coupling nets (zero-initialised, so sensitive to input scale once they train) appreciate.
+    """
+
+    def __init__(self, in_channels: int, cond_channels: int):
+        super().__init__()
+        self.norm = LayerNorm2d(in_channels)
+        self.conv = nn.Conv2d(in_channels, cond_channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(self.norm(x))  # (B, cond_channels, H, W)
+
+
+class CRHead(nn.Module):
+    """CR map from features at ``HR/2``: PixelShuffle(2) to HR, 1x1 conv to 3 channels, sigmoid into (0, 1)."""
+
+    def __init__(self, in_channels: int):
+        super().__init__()
+        if in_channels % 4:
+            raise ConfigError(
+                f"the CR head pixel-shuffles {in_channels} channels by 2, which needs a multiple of 4; "
+                "choose channels as a multiple of 4"
+            )
+        self.shuffle = nn.PixelShuffle(2)
+        self.conv = nn.Conv2d(in_channels // 4, 3, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = self.conv(self.shuffle(x))  # (B, 3, H, W)
+        # float32 sigmoid: in bf16 it rounds to exactly 1.0 for logits above ~6.2, leaving the open interval.
+        return torch.sigmoid(logits.float())
