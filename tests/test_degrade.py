@@ -1,0 +1,130 @@
+"""The low-light, low-resolution simulator: determinism, RELLISUR-like brightness, physics of each step."""
+
+import numpy as np
+import pytest
+import skimage.data
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lolisr_lib import degrade as dg
+from lolisr_lib.errors import UserError
+
+# The normally exposed photographs of the calibration in lolisr_lib/degrade.py, cropped to multiples of 4.
+PHOTOS = [skimage.data.astronaut(), skimage.data.chelsea(), skimage.data.coffee(),
+          skimage.data.stereo_motorcycle()[0]]
+PHOTOS = [p[: p.shape[0] // 4 * 4, : p.shape[1] // 4 * 4] for p in PHOTOS]
+DOCUMENTED_MEANS = {-3.0: 21.2, -5.0: 3.0}  # the module docstring's table
+
+
+def _mean_at(ev: float) -> float:
+    return float(np.mean([dg.degrade(photo, 4, ev, seed=0).mean() for photo in PHOTOS]))
+
+
+def test_output_shape_and_dtype():
+    hr = skimage.data.astronaut()[:64, :96]
+    lq = dg.degrade(hr, 4, -3.0)
+    assert lq.shape == (16, 24, 3) and lq.dtype == np.uint8
+
+
+def test_same_seed_same_output_other_seed_other_noise():
+    hr = skimage.data.chelsea()[:64, :64]
+    a, b, c = (dg.degrade(hr, 2, -4.0, seed=s) for s in (7, 7, 8))
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), ev=st.floats(-6.0, 0.0), scale=st.sampled_from([1, 2, 4]))
+def test_degrade_is_deterministic_given_a_seed(seed, ev, scale):
+    hr = np.random.default_rng(seed).integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    assert np.array_equal(dg.degrade(hr, scale, ev, seed=seed), dg.degrade(hr, scale, ev, seed=seed))
+
+
+@pytest.mark.parametrize("ev, low, high", [(-3.0, 15.0, 25.0), (-5.0, 1.5, 5.0)])
+def test_brightness_matches_rellisur(ev, low, high):
+    """RELLISUR: about 20 at -3 EV down to about 3 at -5 EV; the docstring quotes the measured figures."""
+    mean = _mean_at(ev)
+    assert low < mean < high
+    assert mean == pytest.approx(DOCUMENTED_MEANS[ev], abs=0.5)
+
+
+def test_brightness_falls_with_ev():
+    means = [_mean_at(ev) for ev in (-2.0, -3.0, -4.0, -5.0)]
+    assert all(a > b for a, b in zip(means, means[1:]))
+
+
+def test_relative_noise_rises_as_ev_falls():
+    """Shot and read noise: std / mean of the electrons is sqrt(mu + read^2) / mu, larger for less light."""
+    params, rng = dg.DegradeParams(), np.random.default_rng(0)
+    flat = np.full((64, 64, 3), 0.18)
+    ratios = []
+    for ev in (-2.0, -3.0, -4.0, -5.0):
+        photo_electrons = dg.shot_noise(dg.expose(flat, ev), params.full_well, rng)
+        electrons = dg.read_noise(photo_electrons, params.read_noise, rng)
+        mu = 0.18 * 2**ev * params.full_well
+        ratios.append(electrons.std() / electrons.mean())
+        assert ratios[-1] == pytest.approx(np.sqrt(mu + params.read_noise**2) / mu, rel=0.05)
+    assert all(a < b for a, b in zip(ratios, ratios[1:]))
+
+
+def test_output_noise_relative_to_signal_rises_as_ev_falls():
+    """The same flat grey card at several EVs, brightened back: the spread relative to the level grows."""
+    card = np.full((128, 128, 3), 150, np.uint8)
+    spreads = []
+    for ev in (-2.0, -3.0, -4.0):
+        linear = dg.to_linear(dg.degrade(card, 2, ev, seed=1))
+        spreads.append(linear.std() / linear.mean())
+    assert all(a < b for a, b in zip(spreads, spreads[1:]))
+
+
+def test_iso_gain_scales_signal_and_read_noise_alike():
+    electrons = dg.read_noise(np.full(20000, 50.0), 4.0, np.random.default_rng(0))
+    low, high = dg.iso_amplify(electrons, 1.0, 5000.0), dg.iso_amplify(electrons, 4.0, 5000.0)
+    assert high.mean() == pytest.approx(4 * low.mean())
+    assert high.std() == pytest.approx(4 * low.std())
+
+
+def test_area_downsample_averages_blocks():
+    x = np.arange(4 * 6 * 3, dtype=float).reshape(4, 6, 3)
+    y = dg.area_downsample(x, 2)
+    assert y.shape == (2, 3, 3)
+    assert y[0, 0, 0] == pytest.approx(np.mean(x[:2, :2, 0]))
+    assert y.mean() == pytest.approx(x.mean())
+
+
+def test_blur_keeps_a_flat_image_and_zero_sigma_is_identity():
+    flat = np.full((16, 16, 3), 0.3)
+    assert np.allclose(dg.optical_blur(flat, 1.5), 0.3)
+    x = np.random.default_rng(0).random((8, 8, 3))
+    assert dg.optical_blur(x, 0.0) is x
+
+
+def test_clip_and_camera_response():
+    assert np.array_equal(dg.clip_white(np.array([-0.1, 0.5, 1.7])), [0.0, 0.5, 1.0])
+    out = dg.camera_response(np.array([0.0, 0.006, 1.0]), black_point=0.006)
+    assert out[0] == 0.0 and out[1] == 0.0 and out[2] == pytest.approx(1.0)
+
+
+def test_downscale_target_keeps_flat_colour():
+    gt = np.zeros((8, 8, 3), np.uint8) + np.array([10, 128, 250], np.uint8)
+    small = dg.downscale_target(gt, 4)
+    assert small.shape == (2, 2, 3) and small.dtype == np.uint8
+    assert np.array_equal(small[0, 0], [10, 128, 250])
+
+
+@pytest.mark.parametrize(
+    "hr, scale, ev, words",
+    [
+        (np.zeros((10, 12, 3), np.uint8), 4, -3.0, "not divisible by scale 4"),
+        (np.zeros((8, 8, 3), np.uint8), 2, 1.0, "ev must be"),
+        (np.zeros((8, 8, 3), np.uint8), 2, float("nan"), "ev must be"),
+        (np.zeros((8, 8), np.uint8), 2, -3.0, "shape (H, W, 3)"),
+        (np.zeros((8, 8, 4), np.uint8), 2, -3.0, "shape (H, W, 3)"),
+        (np.full((8, 8, 3), 2.0), 2, -3.0, "values in [0, 1]"),
+        (np.zeros((8, 8, 3), np.uint8), 0, -3.0, "scale must be"),
+    ],
+)
+def test_bad_input_is_a_clear_user_error(hr, scale, ev, words):
+    with pytest.raises(UserError) as info:
+        dg.degrade(hr, scale, ev)
+    assert words in str(info.value)
