@@ -1,0 +1,58 @@
+"""Figures for the notebooks: pure render functions (data in, matplotlib figure out).
+
+Each notebook topic has its own module (``viz.degrade``, ``viz.dataset``, ``viz.flows``, ...). A render function
+never trains or loads anything slow, so a notebook can call it once statically (papermill, nbval and GitHub
+show the figure) and then hand it to ``ipywidgets.interact`` for sliders. The helpers here are shared.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def to_image(img) -> np.ndarray:
+    """Any image (torch (3,H,W) or (1,3,H,W), numpy HWC float or uint8) as a float HWC array in [0, 1]."""
+    if isinstance(img, torch.Tensor):
+        img = img.detach().float().cpu()
+        if img.dim() == 4:
+            img = img[0]
+        img = img.permute(1, 2, 0).numpy()
+    img = np.asarray(img)
+    if img.dtype == np.uint8:
+        img = img.astype(np.float32) / 255.0
+    return np.clip(img, 0.0, 1.0)
+
+
+def image_grid(images, titles=None, *, cols=None, size=3.0, suptitle=None):
+    """Show images side by side (each with an optional title); returns the figure."""
+    import matplotlib.pyplot as plt
+
+    n = len(images)
+    cols = cols or n
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(size * cols, size * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for i, img in enumerate(images):
+        ax = axes.flat[i]
+        ax.imshow(to_image(img), interpolation="nearest")
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=9)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def save_figure(fig, out_dir, name: str) -> Path | None:
+    """Save ``fig`` as ``out_dir/name.png`` (out_dir None: do nothing); returns the path."""
+    if out_dir is None:
+        return None
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}.png"
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    return path
