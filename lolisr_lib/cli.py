@@ -17,6 +17,10 @@ from lolisr_lib.errors import UserError
 # Each helper module adds its own line here when its command exists.
 COMMANDS = {
     "demo": ("demo", "execute the notebook collection on the bundled miniature"),
+    "data": ("data", "build the miniature dataset or check a RELLISUR copy"),
+    "evaluate": ("evaluate", "score a checkpoint or a classical baseline on a RELLISUR split (protocol A)"),
+    "enhance": ("enhance", "brighten and upscale one 8-bit RGB image with a trained model"),
+    "train": ("train", "train LoLiSRFlow or a learnable baseline"),
 }
 
 

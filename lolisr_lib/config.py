@@ -78,6 +78,8 @@ class TrainConfig:
     log_every: int = 1  # write a log line every N steps
     num_workers: int = 4  # DataLoader workers (notebooks use 0)
     seed: int = 0  # seeds model init, data order, crops and the CR-prior coin
+    val_crop: int = 0  # centre-crop Val images to this HR side before scoring (0 = full size; e.g. 256 on CPU)
+    max_skipped_in_a_row: int = 50  # abort when this many consecutive steps had a NaN/Inf loss or gradient (0 = never)
 
 
 @dataclass(frozen=True)
