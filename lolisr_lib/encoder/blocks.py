@@ -37,9 +37,15 @@ class LayerNorm2d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # F.layer_norm normalises trailing dims, so move channels last: (B, C, H, W) -> (B, H, W, C). For a
         # channels_last input this permute is free (the memory already is B, H, W, C).
-        y = x.permute(0, 2, 3, 1).float()  # (B, H, W, C)
-        y = F.layer_norm(y, (y.shape[-1],), self.weight.float(), self.bias.float(), self.eps)
+        y = at_least_float32(x.permute(0, 2, 3, 1))  # (B, H, W, C)
+        y = F.layer_norm(y, (y.shape[-1],), at_least_float32(self.weight), at_least_float32(self.bias), self.eps)
         return y.permute(0, 3, 1, 2).to(x.dtype)  # (B, C, H, W)
+
+
+def at_least_float32(t: torch.Tensor) -> torch.Tensor:
+    """``t`` in float32, or kept in float64: numerically delicate ops run in float32 under bf16 autocast
+    without throwing away the precision of a float64 model (used by the float64 Jacobian tests)."""
+    return t.to(torch.promote_types(t.dtype, torch.float32))
 
 
 def _check_divisible(channels: int, heads: int) -> None:
@@ -54,7 +60,7 @@ def attend_channels(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, temperatu
     """Transposed attention core: ``softmax(tau * q_hat k_hat^T) v`` with rows L2-normalised over pixels.
 
     q, k, v: ``(B, heads, c, N)`` with ``c`` channels per head (the tokens) and ``N`` pixels (the features);
-    temperature: ``(heads, 1, 1)``. Returns ``(B, heads, c, N)`` in float32.
+    temperature: ``(heads, 1, 1)``. Returns ``(B, heads, c, N)`` in float32 (float64 for a float64 input).
 
     Written as an explicit matmul + softmax rather than ``F.scaled_dot_product_attention`` (which fits too:
     channels as tokens, pixels as features, tau folded into q, ``scale=1.0``). Measured on CPU (torch 2.13,
@@ -63,10 +69,10 @@ def attend_channels(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, temperatu
     kernels are tuned for many tokens and short features, the opposite of this layout.
     """
     with torch.autocast(device_type=q.device.type, enabled=False):
-        q = F.normalize(q.float(), dim=-1)
-        k = F.normalize(k.float(), dim=-1)
-        logits = (q @ k.transpose(-2, -1)) * temperature.float()  # (B, heads, c, c): cost c*c*N, linear in N
-        return logits.softmax(dim=-1) @ v.float()  # (B, heads, c, N)
+        q = F.normalize(at_least_float32(q), dim=-1)
+        k = F.normalize(at_least_float32(k), dim=-1)
+        logits = (q @ k.transpose(-2, -1)) * at_least_float32(temperature)  # (B, heads, c, c): cost c*c*N, linear in N
+        return logits.softmax(dim=-1) @ at_least_float32(v)  # (B, heads, c, N)
 
 
 class ChannelAttention(nn.Module):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from lolisr_lib.encoder.blocks import LayerNorm2d
+from lolisr_lib.encoder.blocks import LayerNorm2d, at_least_float32
 from lolisr_lib.errors import ConfigError, UserError
 
 LEVELS = 3  # flow levels [paper]
@@ -105,4 +105,4 @@ class CRHead(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         logits = self.conv(self.shuffle(x))  # (B, 3, H, W)
         # float32 sigmoid: in bf16 it rounds to exactly 1.0 for logits above ~6.2, leaving the open interval.
-        return torch.sigmoid(logits.float())
+        return torch.sigmoid(at_least_float32(logits))

@@ -1,0 +1,274 @@
+"""LoLiSRFlow: joint low-light enhancement and super-resolution with a conditional normalizing flow.
+
+Yue et al., "LoLiSRFlow", arXiv 2402.18871 (2024); built on LLFlow (Wang et al., AAAI 2022) and SRFlow
+(Lugmayr et al., ECCV 2020). See ``shared/design/model.md``.
+
+- The encoder E turns the dark low-resolution input ``lq`` into one condition tensor per flow level and a
+  predicted colour-ratio map ``cr_hat`` at HR.
+- The flow F maps the normal-light HR image ``gt`` to a latent ``z = F(gt; E(lq))`` at ``H / 2**L``.
+- The prior is ``N(mu, I)`` with ``mu = squeeze_L(cr_hat)`` (the CR prior); in training the ground-truth map
+  ``CR(gt)`` replaces ``cr_hat`` with probability ``rho`` (LLFlow).
+- Loss: ``NLL + gamma * L1(clamp(F^-1(mu; x)), gt)``, NLL in bits per pixel position (LLFlow's scale).
+- Prediction: ``F^-1(mu; x)`` (temperature 0); samples ``F^-1(mu + tau * eps; x)``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lolisr_lib.color import cr_map
+from lolisr_lib.checkpoint import write_checkpoint
+from lolisr_lib.config import Config, ModelConfig
+from lolisr_lib.encoder import build_encoder, encoder_features
+from lolisr_lib.errors import CheckpointError, UserError
+from lolisr_lib.flow import ConditionalFlow, Squeeze
+from lolisr_lib.flow.likelihood import bits_per_dim, dequantize, gaussian_log_prob, nll_bits_per_pixel
+from lolisr_lib.models import load_model
+from lolisr_lib.tiling import tiled_apply
+
+class LoLiSRFlow(nn.Module):
+    """Conditional encoder + multi-level conditional flow + colour-ratio prior (see the module docstring)."""
+
+    def __init__(self, config: Config | ModelConfig):
+        super().__init__()
+        if isinstance(config, ModelConfig):
+            config = Config(model=config)
+        self.config = config
+        m = config.model
+        if m.scale not in (1, 2, 4):
+            raise UserError(f"model.scale={m.scale} is not supported; use 1, 2 or 4")
+        self.scale = m.scale
+        self.levels = m.flow.levels
+        # LR inputs are padded to a multiple of this, so that every encoder branch and flow level has an
+        # integer size (model.md section 1): HR must divide by 2**L and LR by the encoder's coarsest stride.
+        self.pad_multiple = max(m.pad_multiple, 8)
+        e = m.encoder
+        self.encoder = build_encoder(
+            e.kind,
+            m.scale,
+            channels=e.channels,
+            blocks=e.blocks,
+            stages=e.stages,
+            heads=e.heads,
+            cond_channels=m.flow.cond_channels,
+            use_log=e.use_log,
+            use_he=e.use_he,
+            use_cr=e.use_cr,
+            use_noise=e.use_noise,
+        )
+        f = m.flow
+        self.flow = ConditionalFlow(
+            3,
+            levels=f.levels,
+            steps=f.steps,
+            cond_channels=f.cond_channels,
+            hidden=f.hidden,
+            split=f.split,
+            scale_fn=f.scale_fn,
+            unconditional_steps=f.unconditional_steps,
+        )
+        self.squeeze = Squeeze()
+        prior_channels = 3 * 4**f.levels
+        latent_channels = self.flow.latent_shape(1, 2**f.levels, 2**f.levels)[1]
+        # With splits the final latent has fewer channels than the squeezed CR map: a learned 1x1 projection
+        # gives its mean (ours; model.md section 5). Without splits the squeezed map is the mean as it is.
+        self.prior_proj = (
+            nn.Conv2d(prior_channels, latent_channels, 1) if latent_channels != prior_channels else None
+        )
+
+    # ----------------------------------------------------------------------------------------------- shapes
+    def _pad(self, lq: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
+        """Reflect-pad ``lq`` (B, 3, h, w) at the bottom/right to a multiple of ``pad_multiple``."""
+        if lq.dim() != 4 or lq.shape[1] != 3:
+            raise UserError(f"lq must be a (B, 3, h, w) tensor, got shape {tuple(lq.shape)}")
+        h, w = lq.shape[-2:]
+        ph, pw = (-h) % self.pad_multiple, (-w) % self.pad_multiple
+        if ph or pw:
+            # reflect padding needs pad < size; replicate covers tiny inputs
+            mode = "reflect" if ph < h and pw < w else "replicate"
+            lq = F.pad(lq, (0, pw, 0, ph), mode=mode)
+        return lq, (h, w)
+
+    def _pad_gt(self, gt: torch.Tensor, lq_padded: torch.Tensor, lq_size: tuple[int, int]) -> torch.Tensor:
+        h, w = lq_size
+        s = self.scale
+        if gt.shape[-2:] != (s * h, s * w) or gt.shape[:2] != (lq_padded.shape[0], 3):
+            raise UserError(
+                f"gt has shape {tuple(gt.shape)}; expected ({lq_padded.shape[0]}, 3, {s * h}, {s * w}) "
+                f"for lq of size {h}x{w} at scale {s}"
+            )
+        ph, pw = s * lq_padded.shape[-2] - s * h, s * lq_padded.shape[-1] - s * w
+        if ph or pw:
+            mode = "reflect" if ph < s * h and pw < s * w else "replicate"
+            gt = F.pad(gt, (0, pw, 0, ph), mode=mode)
+        return gt
+
+    def _squeeze_levels(self, img: torch.Tensor) -> torch.Tensor:
+        for _ in range(self.levels):
+            img, _ = self.squeeze(img)
+        return img  # (B, 3 * 4**L, H / 2**L, W / 2**L)
+
+    def prior_mean(self, cr: torch.Tensor) -> torch.Tensor:
+        """Mean of the final latent's Gaussian prior from a colour-ratio map at HR (the CR prior)."""
+        mean = self._squeeze_levels(cr)
+        return self.prior_proj(mean) if self.prior_proj is not None else mean
+
+    # ----------------------------------------------------------------------------------------------- training
+    def forward(self, lq: torch.Tensor, gt: torch.Tensor, generator: torch.Generator | None = None) -> dict:
+        """Loss terms for a batch: ``loss = nll + gamma * l1`` plus ``bpd``, the log-likelihood terms and ``sr``.
+
+        ``nll``: bits per HR pixel position (LLFlow's normalisation); ``bpd``: bits per dimension with the
+        dequantisation constant, comparable across papers and image sizes.
+        """
+        m = self.config.model
+        lq_p, size = self._pad(lq)
+        gt_p = self._pad_gt(gt, lq_p, size)
+        conds, cr_hat = self.encoder(lq_p)
+        x = dequantize(gt_p, generator=generator) if (self.training and m.dequantize) else gt_p
+        latents, logdet, split_log_prob = self.flow(x, conds)
+        cr_prior = cr_hat
+        if self.training and m.rho > 0:
+            use_gt = torch.rand(gt.shape[0], 1, 1, 1, device=gt.device, generator=generator) < m.rho
+            cr_prior = torch.where(use_gt, cr_map(gt_p), cr_hat)
+        log_prob = gaussian_log_prob(latents[-1], self.prior_mean(cr_prior)) + split_log_prob
+        H, W = gt_p.shape[-2:]
+        nll = nll_bits_per_pixel(log_prob, logdet, H, W)  # (B,)
+        bpd = bits_per_dim(log_prob, logdet, 3 * H * W)  # (B,)
+        # The reverse pass at the prior mean, with gradient, is the paper's L1 term (it trains the flow to put
+        # the most likely image at the mean, and the encoder through the conditions and the CR head).
+        sr, _ = self.flow.inverse(self.prior_mean(cr_hat), conds, temperature=0.0)
+        sr = sr[..., : gt.shape[-2], : gt.shape[-1]]
+        finite = torch.isfinite(sr)
+        diff = (sr.clamp(0, 1) - gt).abs()
+        l1 = torch.where(finite, diff, torch.zeros_like(diff)).sum() / finite.sum().clamp(min=1)
+        nll_mean = nll.mean()
+        return {
+            "loss": nll_mean + m.gamma * l1,
+            "nll": nll_mean,
+            "l1": l1,
+            "bpd": bpd.mean(),
+            "log_prob": log_prob.mean(),
+            "logdet": logdet.mean(),
+            "sr": sr.detach(),
+        }
+
+    # ------------------------------------------------------------------------------------------ flow access
+    def encode(self, lq: torch.Tensor, gt: torch.Tensor, *, return_logdet: bool = False):
+        """The latent of ``gt`` given ``lq``: a tensor, or a list (final latent last) when the flow splits."""
+        lq_p, size = self._pad(lq)
+        conds, _ = self.encoder(lq_p)
+        latents, logdet, _ = self.flow(self._pad_gt(gt, lq_p, size), conds)
+        z = latents if len(latents) > 1 else latents[0]
+        return (z, logdet) if return_logdet else z
+
+    def decode(self, lq: torch.Tensor, z) -> torch.Tensor:
+        """The image ``F^-1(z; E(lq))``, unclamped, cropped to ``scale`` times the size of ``lq``."""
+        lq_p, (h, w) = self._pad(lq)
+        conds, _ = self.encoder(lq_p)
+        x, _ = self.flow.inverse(z, conds)
+        return x[..., : self.scale * h, : self.scale * w]
+
+    # ---------------------------------------------------------------------------------------------- inference
+    def _generate(self, lq_p, temperature, eps=None, features=None, generator=None) -> torch.Tensor:
+        """One pass on a padded LR input: conditions, prior mean, optional noise, inverse flow."""
+        if features is None:
+            conds, cr_hat = self.encoder(lq_p)
+        else:
+            conds, cr_hat = self.encoder.forward_features(features)
+        mean = self.prior_mean(cr_hat)
+        if temperature > 0:
+            if eps is None:
+                eps = torch.randn(mean.shape, device=mean.device, dtype=mean.dtype, generator=generator)
+            mean = mean + temperature * eps
+        x, _ = self.flow.inverse(mean, conds, temperature=temperature)
+        return x
+
+    @torch.no_grad()
+    def enhance(
+        self,
+        lq: torch.Tensor,
+        temperature: float = 0.0,
+        *,
+        tile: int | None = None,
+        overlap: int = 16,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Enhance and upscale ``lq`` (B, 3, h, w) in [0, 1] to (B, 3, scale*h, scale*w) in [0, 1].
+
+        Any input size (reflect padding, cropped back). ``temperature=0`` is the deterministic prediction at
+        the prior mean. ``tile`` (LR pixels, a multiple of 8) processes overlapping tiles one at a time, for
+        images too large for memory; the latent noise is drawn once for the whole image, so tiled and
+        untiled results agree (up to the tiles' limited context; see the tests for the tolerance).
+        """
+        if lq.dim() == 3:
+            return self.enhance(lq[None], temperature, tile=tile, overlap=overlap, generator=generator)[0]
+        lq_p, (h, w) = self._pad(lq)
+        if tile is None or (tile >= lq_p.shape[-2] and tile >= lq_p.shape[-1]):
+            out = self._generate(lq_p, temperature, generator=generator)
+        else:
+            out = self._enhance_tiled(lq_p, temperature, tile, overlap, generator)
+        return out[..., : self.scale * h, : self.scale * w].clamp(0, 1)
+
+    def _enhance_tiled(self, lq_p, temperature, tile, overlap, generator) -> torch.Tensor:
+        # Global statistics (the histogram-equalised input) come from the whole image, not from each tile.
+        features = encoder_features(lq_p, **self._feature_switches())
+        eps = None
+        latent_factor = 2**self.levels  # HR pixels per latent pixel
+        if temperature > 0:
+            # One draw for the whole image, cropped per tile, so tiles agree where they overlap. (With splits,
+            # the factored-out halves are still drawn per tile.)
+            H, W = self.scale * lq_p.shape[-2], self.scale * lq_p.shape[-1]
+            shape = self.flow.latent_shape(lq_p.shape[0], H, W)
+            eps = torch.randn(shape, device=lq_p.device, dtype=lq_p.dtype, generator=generator)
+
+        def run(lq_tile, window):
+            top, left, th, tw = window
+            feats = features[..., top : top + th, left : left + tw]
+            tile_eps = None
+            if eps is not None:
+                f = self.scale / latent_factor  # latent pixels per LR pixel
+                tile_eps = eps[..., int(top * f) : int((top + th) * f), int(left * f) : int((left + tw) * f)]
+            return self._generate(lq_tile, temperature, eps=tile_eps, features=feats)
+
+        return tiled_apply(run, lq_p, self.scale, tile, overlap, align=self.pad_multiple)
+
+    def _feature_switches(self) -> dict:
+        e = self.config.model.encoder
+        return dict(use_log=e.use_log, use_he=e.use_he, use_cr=e.use_cr, use_noise=e.use_noise)
+
+    @torch.no_grad()
+    def sample(
+        self, lq: torch.Tensor, n: int, temperature: float = 0.8, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """``n`` samples per input: (B, n, 3, scale*h, scale*w) in [0, 1], drawn at ``temperature``."""
+        lq_p, (h, w) = self._pad(lq)
+        conds, cr_hat = self.encoder(lq_p)
+        mean = self.prior_mean(cr_hat)
+        outs = []
+        for _ in range(n):
+            z = mean + temperature * torch.randn(mean.shape, device=mean.device, dtype=mean.dtype,
+                                                 generator=generator)
+            x, _ = self.flow.inverse(z, conds, temperature=temperature)
+            outs.append(x[..., : self.scale * h, : self.scale * w].clamp(0, 1))
+        return torch.stack(outs, dim=1)
+
+    # -------------------------------------------------------------------------------------------- checkpoints
+    def save(self, path: str | Path) -> Path:
+        """Write weights + config (JSON) atomically; read back with :meth:`load` or ``models.load_model``."""
+        return write_checkpoint(path, self.config, self.state_dict())
+
+    @classmethod
+    def load(cls, path: str | Path, map_location=None, *, expected_scale: int | None = None) -> LoLiSRFlow:
+        """Rebuild a model from :meth:`save` output or a training checkpoint, in eval mode."""
+        model = load_model(path, map_location, expected_scale=expected_scale)
+        if not isinstance(model, cls):
+            raise CheckpointError(f"{path} holds a {type(model).__name__}, not a LoLiSRFlow")
+        return model
+
+
+def parameter_count(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
