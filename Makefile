@@ -7,6 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # One BLAS thread per pytest worker: two workers on two cores, no oversubscription.
 TEST_ENV := TQDM_DISABLE=1 MPLBACKEND=Agg OMP_NUM_THREADS=1 PYTHONHASHSEED=0
+# --dist loadfile keeps every cell of a notebook on one worker (one kernel per notebook).
 WORKERS ?= 2
 
 .PHONY: setup demo test unit clean
@@ -26,10 +27,10 @@ demo: $(STAMP)
 	$(PY) -m lolisr_lib demo
 
 test: $(STAMP)
-	$(TEST_ENV) $(PY) -m pytest -n $(WORKERS) --nbval-lax --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg tests notebooks
+	$(TEST_ENV) $(PY) -m pytest -n $(WORKERS) --dist loadfile --nbval-lax --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg tests notebooks
 
 unit: $(STAMP)
-	$(TEST_ENV) $(PY) -m pytest -n $(WORKERS) tests
+	$(TEST_ENV) $(PY) -m pytest -n $(WORKERS) --dist loadfile tests
 
 clean:
 	rm -rf build .pytest_cache
