@@ -1,0 +1,48 @@
+"""Figures of notebook 02: every render function returns a figure from miniature data."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from lolisr_lib.data import RellisurDataset  # noqa: E402
+from lolisr_lib.data.inventory import brightness_table  # noqa: E402
+from lolisr_lib.data.mini import WINDOWS  # noqa: E402
+from lolisr_lib.errors import UserError  # noqa: E402
+from lolisr_lib.viz import dataset as vds  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def test_render_windows_labels_each_window_once():
+    fig = vds.render_windows({"00024": list(WINDOWS["early"]), "00300": list(WINDOWS["late"]),
+                              "00400": list(WINDOWS["late"]), "00500": [-1.0, -2.0]}, WINDOWS)
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert isinstance(fig, Figure) and len(labels) == 3 and any(label.startswith("other") for label in labels)
+
+
+def test_render_brightness_and_histograms(mini_root):
+    rows = brightness_table(mini_root, ("Val",))
+    assert isinstance(vds.render_brightness_per_ev(iter(rows)), Figure)  # any iterable of rows
+    lq = np.random.default_rng(0).integers(0, 30, (16, 16, 3), dtype=np.uint8)
+    fig = vds.render_histograms(lq, np.full((64, 64, 3), 120, np.uint8), "a title")
+    assert isinstance(fig, Figure) and len(fig.axes) == 2
+
+
+def test_render_scene_and_pairs(mini_root):
+    whole = RellisurDataset(mini_root, "Test", 2)
+    fig = vds.render_scene(whole, whole.pairs[0].scene)
+    assert isinstance(fig, Figure) and fig.axes[5].get_title() == "the shared target"
+    with pytest.raises(UserError, match="not in this dataset"):
+        vds.render_scene(whole, "99999")
+    crops = RellisurDataset(mini_root, "Train", 4, patch_size=32, augment=True, seed=0)
+    fig = vds.render_pairs([crops[0], crops[1], crops[2]])
+    assert isinstance(fig, Figure) and len(fig.axes) == 6
