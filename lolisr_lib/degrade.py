@@ -50,7 +50,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from lolisr_lib.color import linear_to_srgb, srgb_to_linear
+from lolisr_lib.color import linear_to_srgb, quantize_8bit, srgb_to_linear  # quantize_8bit: the last step
 from lolisr_lib.errors import UserError
 
 
@@ -124,11 +124,6 @@ def clip_white(dn: np.ndarray) -> np.ndarray:
 def camera_response(dn: np.ndarray, black_point: float) -> np.ndarray:
     """Render linear DN as sRGB in [0, 1]: subtract the black point, rescale to [0, 1], apply the sRGB curve."""
     return linear_to_srgb(np.clip((dn - black_point) / (1.0 - black_point), 0.0, 1.0))
-
-
-def quantize_8bit(srgb: np.ndarray) -> np.ndarray:
-    """Round an sRGB float image in [0, 1] to uint8."""
-    return np.round(np.clip(srgb, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 def _check_scale(img: np.ndarray, scale: int, name: str) -> None:
