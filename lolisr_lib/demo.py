@@ -60,7 +60,9 @@ def run_collection(out_dir: Path, only: list[str] | None = None, device: str = "
     runs = []
     for path in notebook_paths(only=only):
         declared = {p["name"] for p in papermill.inspect_notebook(str(path)).values()}
-        wanted = {"INTERACTIVE": False, "OUTPUT_DIR": str(out_dir / path.stem), "DEVICE": device}
+        wanted = {"INTERACTIVE": False, "OUTPUT_DIR": str(out_dir / path.stem), "DEVICE": device,
+                  # notebook 09 evaluates the model notebook 08 trained
+                  "TRAINED_RUN": str(out_dir / "08_training_on_gpu")}
         params = {k: v for k, v in wanted.items() if k in declared}
         print(f"running {path.name} ...", flush=True)
         run = run_notebook(path, out_dir / "notebooks", params)

@@ -216,6 +216,12 @@ class Trainer:
             raise CheckpointError(f"{self.resumed_from}: the weights do not fit this model ({first})") from None
         self.optimizer.load_state_dict(payload["optimizer"])
         self.scheduler.load_state_dict(payload["scheduler"])
+        # The schedule depends on train.steps, which a resume may change: recompute the current lr from this
+        # run's schedule instead of keeping the one stored in the optimiser (identical when nothing changed).
+        sched = self.scheduler
+        for group, base_lr, factor in zip(self.optimizer.param_groups, sched.base_lrs, sched.lr_lambdas):
+            group["lr"] = base_lr * factor(sched.last_epoch)
+        sched._last_lr = [group["lr"] for group in self.optimizer.param_groups]
         self.step, self.skipped_steps = payload["step"], payload["skipped_steps"]
         self.epoch, self.batch = payload["data"]["epoch"], payload["data"]["batch"]
         self.best_psnr, self.best_step = payload["best_psnr"], payload["best_step"]

@@ -148,3 +148,16 @@ def test_validate_scores_centre_crops_in_eval_mode(mini_root):
     scores = validate(model, RellisurDataset(mini_root, "Val", 2), [0, 5], torch.device("cpu"), scale=2, crop=16)
     assert seen == [((1, 3, 8, 8), False)] * 2 and model.training  # cropped, scored in eval, back to train
     assert scores["images"] == 2 and -1 <= scores["ssim"] <= 1 and math.isfinite(scores["psnr"])
+
+
+def test_resume_with_more_steps_follows_the_new_schedule(mini_root, tmp_path):
+    short = small_config(8, "warmup_steps=2", "decay_at=[0.5]")
+    run(short, tmp_path, mini_root, steps=4)
+    longer = small_config(16, "warmup_steps=2", "decay_at=[0.5]")
+    run(longer, tmp_path, mini_root, resume=True, steps=6)
+    rows = read_log(tmp_path)
+    t = longer.train
+    for row in rows[4:]:  # every resumed step uses the 16-step schedule, the first one included
+        expected = t.lr * lr_factor(row["step"] - 1, total_steps=16, warmup_steps=2, decay_at=(0.5,))
+        assert row["lr"] == pytest.approx(expected), row
+    assert rows[4]["lr"] == pytest.approx(t.lr)  # the 8-step schedule would have halved it at step 5
