@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 from torch import nn
 
 from lolisr_lib.checkpoint import checkpoint_config, read_checkpoint
@@ -46,4 +47,6 @@ def load_model(path: str | Path, map_location=None, *, expected_scale: int | Non
     except RuntimeError as err:
         first = str(err).strip().splitlines()[0]
         raise CheckpointError(f"{path}: the weights do not fit the config stored with them ({first})") from None
+    if isinstance(map_location, (str, torch.device)):
+        model.to(map_location)  # load_state_dict copies into the CPU-built parameters: move them too
     return model.eval()

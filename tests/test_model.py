@@ -174,3 +174,12 @@ def test_paper_presets_run_at_the_paper_patch_size(scale):
     lq, gt = _pair(scale, 160 // scale, 160 // scale, batch=1)
     out = model(lq, gt)
     assert torch.isfinite(out["loss"]) and out["sr"].shape == (1, 3, 160, 160)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_load_puts_the_model_on_map_location(tmp_path):
+    path = _model().save(tmp_path / "m.pt")
+    model = LoLiSRFlow.load(path, map_location="cuda")
+    assert all(p.device.type == "cuda" for p in model.parameters())
+    assert model.enhance(torch.rand(1, 3, 16, 16, device="cuda")).device.type == "cuda"
