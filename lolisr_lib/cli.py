@@ -21,6 +21,7 @@ COMMANDS = {
     "evaluate": ("evaluate", "score a checkpoint or a classical baseline on a RELLISUR split (protocol A)"),
     "enhance": ("enhance", "brighten and upscale one 8-bit RGB image with a trained model"),
     "train": ("train", "train LoLiSRFlow or a learnable baseline"),
+    "bench": ("bench", "measure training throughput and inference latency"),
 }
 
 

@@ -4,7 +4,8 @@ One interface for every invertible layer (``model.md`` section 4): ``forward(x, 
 maps data to latent, ``inverse(y, cond=None) -> (x, logdet)`` maps back, ``logdet`` a per-sample ``(B,)``
 tensor of ``log|det dy/dx|`` (negated by the inverse). Modules, one idea each:
 
-- ``layers``: ActNorm, InvConv1x1 (LU), Squeeze (and the ``squeeze``/``unsqueeze`` functions);
+- ``layers``: ActNorm, InvConv1x1 (LU, with its inference cache switch ``set_weight_cache``), Squeeze (and the
+  ``squeeze``/``unsqueeze`` functions);
 - ``coupling``: scale functions, the coupling sub-network, AffineInjector, CondAffineCoupling;
 - ``step``: FlowSequence, UnconditionalStep, FlowStep;
 - ``split``: Split, the learned conditional prior of factored-out channels;
@@ -22,7 +23,15 @@ from lolisr_lib.flow.coupling import (
     sigmoid_log_scale,
     softclamp_log_scale,
 )
-from lolisr_lib.flow.layers import ActNorm, InvConv1x1, Squeeze, squeeze, unsqueeze
+from lolisr_lib.flow.layers import (
+    ActNorm,
+    InvConv1x1,
+    Squeeze,
+    is_channels_last,
+    set_weight_cache,
+    squeeze,
+    unsqueeze,
+)
 from lolisr_lib.flow.likelihood import (
     bits_per_dim,
     dequantize,
@@ -38,7 +47,7 @@ from lolisr_lib.flow.step import FlowSequence, FlowStep, UnconditionalStep
 __all__ = [
     "LOG_SCALE_FUNCTIONS", "ActNorm", "AffineInjector", "CondAffineCoupling", "ConditionalFlow",
     "FlowSequence", "FlowStep", "InvConv1x1", "Split", "Squeeze", "UnconditionalStep", "bits_per_dim",
-    "coupling_subnet", "dequantize", "gaussian_log_prob", "inverse_blowup", "log_scale_function",
-    "log_scale_spread", "nll_bits_per_pixel", "sample_gaussian", "sigmoid_log_scale", "softclamp_log_scale",
-    "squeeze", "unsqueeze",
+    "coupling_subnet", "dequantize", "gaussian_log_prob", "inverse_blowup", "is_channels_last",
+    "log_scale_function", "log_scale_spread", "nll_bits_per_pixel", "sample_gaussian", "set_weight_cache",
+    "sigmoid_log_scale", "softclamp_log_scale", "squeeze", "unsqueeze",
 ]

@@ -93,6 +93,12 @@ class InvConv1x1(nn.Module):
     every pixel of every call uses the same weights. The cache is keyed by the versions and storage of the
     parameters and buffers, so an in-place update, ``load_state_dict`` or ``.to()`` rebuilds it, and
     ``train()`` drops it. With autograd on, the weights are always rebuilt so gradients reach them.
+    ``cache_weights = False`` (or :func:`set_weight_cache`) turns the cache off, e.g. for a reference
+    timing; inside ``torch.compile`` the key cannot be read, so a compiled call uses the weights the last
+    eager call cached (``fastpath.prepare_for_inference`` makes one), else builds them in the graph.
+
+    The product runs in the input's dtype even under autocast: ``x`` is the flow's own data path, whose
+    rounding every later step inherits, and a 1x1 product is cheap next to the coupling networks.
     """
 
     def __init__(self, channels: int):
@@ -108,6 +114,7 @@ class InvConv1x1(nn.Module):
         self.lower = nn.Parameter(lower)
         self.upper = nn.Parameter(torch.triu(upper, 1))
         self.log_s = nn.Parameter(torch.log(s.abs()))
+        self.cache_weights = True  # cache W and W^-1 at inference (see the class docstring)
         self._cache: dict[str, tuple[tuple, torch.Tensor]] = {}
 
     def _factors(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -127,13 +134,23 @@ class InvConv1x1(nn.Module):
         return torch.linalg.solve_triangular(upper, lower_inv_pt, upper=True)  # (C, C)
 
     def _cached(self, name: str, build) -> torch.Tensor:
-        if self.training or torch.is_grad_enabled():
+        if self.training or torch.is_grad_enabled() or not self.cache_weights:
             return build()
+        if _is_compiling():
+            entry = self._cache.get(name)
+            return entry[1] if entry is not None else build()
         key = tuple((t._version, t.data_ptr(), t.dtype, t.device)
                     for t in (self.lower, self.upper, self.log_s, self.permutation, self.sign_s))
         if name not in self._cache or self._cache[name][0] != key:
             self._cache[name] = (key, build())
         return self._cache[name][1]
+
+    @torch.no_grad()
+    def fill_cache(self) -> None:
+        """Build the inference cache now (in eval mode; a no-op in training mode or with the cache off), e.g.
+        before ``torch.compile`` traces the layer and can no longer check the cache's key."""
+        self._cached("weight", self._weight)
+        self._cached("inverse_weight", self._inverse_weight)
 
     def train(self, mode: bool = True) -> InvConv1x1:
         self._cache.clear()
@@ -144,14 +161,42 @@ class InvConv1x1(nn.Module):
         return _per_sample(self.log_s.sum() * (H * W), B)  # (B,)
 
     def forward(self, x: torch.Tensor, cond=None) -> tuple[torch.Tensor, torch.Tensor]:
-        weight = self._cached("weight", self._weight)
-        C = weight.shape[0]
-        return F.conv2d(x, weight.view(C, C, 1, 1)), self._logdet(x)
+        return _mix_channels(x, self._cached("weight", self._weight)), self._logdet(x)
 
     def inverse(self, y: torch.Tensor, cond=None) -> tuple[torch.Tensor, torch.Tensor]:
-        weight_inv = self._cached("inverse_weight", self._inverse_weight)
-        C = weight_inv.shape[0]
-        return F.conv2d(y, weight_inv.view(C, C, 1, 1)), -self._logdet(y)
+        return _mix_channels(y, self._cached("inverse_weight", self._inverse_weight)), -self._logdet(y)
+
+
+def _mix_channels(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``weight @ x`` at every pixel of ``x`` ``(B, C, H, W)``, in ``x``'s dtype and memory layout, autocast off."""
+    C = weight.shape[0]
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        return F.conv2d(x, weight.to(x.dtype).view(C, C, 1, 1))  # (B, C, H, W)
+
+
+def _is_compiling() -> bool:
+    """True while torch.compile traces (``torch.compiler.is_compiling`` is missing from torch < 2.3)."""
+    is_compiling = getattr(torch.compiler, "is_compiling", None)
+    return bool(is_compiling()) if is_compiling is not None else False
+
+
+def set_weight_cache(module: nn.Module, enabled: bool) -> int:
+    """Turn the inference cache of every :class:`InvConv1x1` in ``module`` on or off; returns how many.
+
+    Off, ``W`` and ``W^-1`` are rebuilt (LU products, two triangular solves) on every call: the "nothing
+    cached" reference of ``python -m lolisr_lib bench``. Turning it off also drops what was cached.
+    """
+    layers = [m for m in module.modules() if isinstance(m, InvConv1x1)]
+    for layer in layers:
+        layer.cache_weights = enabled
+        if not enabled:
+            layer._cache.clear()
+    return len(layers)
+
+
+def is_channels_last(x: torch.Tensor) -> bool:
+    """Whether ``x`` ``(B, C, H, W)`` is stored channels-last (and not also plainly contiguous, as when C = 1)."""
+    return x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
 
 
 def squeeze(x: torch.Tensor, times: int = 1) -> torch.Tensor:
@@ -161,12 +206,16 @@ def squeeze(x: torch.Tensor, times: int = 1) -> torch.Tensor:
     ``c`` at pixel ``(2*i + dy, 2*j + dx)`` (the order of ``torch.nn.functional.pixel_unshuffle``).
     Several squeezes compose this rule, which is *not* the order of one ``pixel_unshuffle`` by
     ``2**times``; use this function to bring a map to the flow's latent layout (e.g. the CR prior mean).
+    A channels-last input gives a channels-last output (the flow's fast path keeps that layout end to end).
     """
     for _ in range(times):
         B, C, H, W = x.shape
         if H % 2 or W % 2:
             raise UserError(f"squeeze needs an even height and width, got {H}x{W}; pad or crop the input "
                             "to a multiple of 2**levels")
+        if is_channels_last(x):
+            x = F.pixel_unshuffle(x, 2)  # same channel order, one copy, keeps channels-last
+            continue
         x = x.view(B, C, H // 2, 2, W // 2, 2)  # (B, C, i, dy, j, dx)
         x = x.permute(0, 1, 3, 5, 2, 4)  # (B, C, dy, dx, i, j)
         x = x.reshape(B, C * 4, H // 2, W // 2)  # channel 4*c + 2*dy + dx
@@ -174,11 +223,14 @@ def squeeze(x: torch.Tensor, times: int = 1) -> torch.Tensor:
 
 
 def unsqueeze(y: torch.Tensor, times: int = 1) -> torch.Tensor:
-    """Depth-to-space, the exact inverse of :func:`squeeze` with the same ``times``."""
+    """Depth-to-space, the exact inverse of :func:`squeeze` with the same ``times`` (keeps channels-last too)."""
     for _ in range(times):
         B, C4, H, W = y.shape
         if C4 % 4:
             raise UserError(f"unsqueeze needs a channel count divisible by 4, got {C4}")
+        if is_channels_last(y):
+            y = F.pixel_shuffle(y, 2)
+            continue
         y = y.view(B, C4 // 4, 2, 2, H, W)  # (B, C, dy, dx, i, j)
         y = y.permute(0, 1, 4, 2, 5, 3)  # (B, C, i, dy, j, dx)
         y = y.reshape(B, C4 // 4, H * 2, W * 2)

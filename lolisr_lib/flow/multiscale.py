@@ -20,9 +20,15 @@ import torch
 from torch import nn
 
 from lolisr_lib.errors import ConfigError, UserError
-from lolisr_lib.flow.layers import Squeeze
+from lolisr_lib.flow.layers import Squeeze, is_channels_last
 from lolisr_lib.flow.split import Split
 from lolisr_lib.flow.step import FlowSequence, FlowStep, UnconditionalStep
+
+
+def _like(x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+    """``x`` in the memory layout of its condition: a channels-last encoder (the fast path) makes the whole
+    flow run channels-last, so that no layer converts layouts back and forth; otherwise ``x`` unchanged."""
+    return x.contiguous(memory_format=torch.channels_last) if is_channels_last(cond) else x
 
 
 def _per_level(cond_channels: int | Sequence[int], levels: int) -> tuple[int, ...]:
@@ -119,7 +125,7 @@ class ConditionalFlow(nn.Module):
         logdet = x.new_zeros(B)
         split_log_prob = x.new_zeros(B)
         for level, (steps, c) in enumerate(zip(self.levels, cond)):
-            x, level_logdet = steps(x, c)
+            x, level_logdet = steps(_like(x, c), c)
             logdet = logdet + level_logdet
             if level < len(self.splits):
                 x, z, log_prob = self.splits[level](x, c)
@@ -157,6 +163,6 @@ class ConditionalFlow(nn.Module):
             if level < len(self.splits):
                 x, _ = self.splits[level].inverse(x, factored[level], cond[level],
                                                   temperature=temperature, generator=generator)
-            x, level_logdet = self.levels[level].inverse(x, cond[level])
+            x, level_logdet = self.levels[level].inverse(_like(x, cond[level]), cond[level])
             logdet = logdet + level_logdet
         return x, logdet

@@ -1,0 +1,155 @@
+"""The two execution modes the bench compares, the model they run, and how their outputs are compared.
+
+- **reference**: float32 (TF32 off on CUDA), eager, NCHW, the ``InvConv1x1`` cache off, so every call rebuilds
+  ``W`` and ``W^-1``: the model as a first implementation would run it.
+- **fast**: :mod:`lolisr_lib.fastpath`: channels_last, cached 1x1 weights, bf16 autocast on CUDA, and
+  ``torch.compile`` where it pays (on by default on CUDA; on CPU only with ``--compile on``).
+
+Without a checkpoint the model has random weights made to behave like a trained one: every parameter is
+perturbed (so the zero-initialised coupling networks do work and the agreement check means something) and
+the ActNorms are initialised on a random batch. Timings do not depend on the weights' values.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+from dataclasses import dataclass, replace
+
+import torch
+from torch import nn
+
+from lolisr_lib import fastpath
+from lolisr_lib.checks import perturb_parameters
+from lolisr_lib.config import Config
+from lolisr_lib.errors import UserError
+from lolisr_lib.flow import set_weight_cache
+
+PERTURBATION = 0.02  # std of the weight noise of a random bench model (checks.perturb_parameters' scale)
+FLOAT32_TOLERANCE = 1e-4  # fast vs reference, float32 fast mode: max |difference| of the [0, 1] images
+BF16_MIN_PSNR = 40.0  # fast vs reference, bf16 fast mode: PSNR (dB) of the fast output against the reference
+LOSS_TOLERANCE = {"float32": 1e-4, "bf16": 1e-2}  # training loss: |difference| / max(1, |loss|)
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str  # "reference" or "fast"
+    channels_last: bool  # NHWC weights and activations
+    weight_cache: bool  # InvConv1x1 keeps W and W^-1 between inference calls
+    bf16: bool  # bf16 autocast (CUDA only)
+    compile: bool  # torch.compile in use
+    compile_note: str  # "used", or why not ("not used: ...", "failed, fell back to eager: ...")
+
+    @property
+    def dtype(self) -> str:
+        return "bf16" if self.bf16 else "float32"
+
+    def context(self, device: torch.device):
+        """The numeric context of a call in this mode: bf16 autocast, or strict float32 (no TF32) on CUDA."""
+        if self.bf16:
+            return fastpath.autocast(device)
+        return _strict_float32() if device.type == "cuda" else contextlib.nullcontext()
+
+    def describe(self) -> dict:
+        return {"dtype": self.dtype, "channels_last": self.channels_last, "weight_cache": self.weight_cache,
+                "compile": self.compile_note}
+
+    def compile_failed(self, err: BaseException) -> Mode:
+        first_line = (str(err).strip().splitlines() or [""])[0][:200]
+        return replace(self, compile=False, compile_note=f"failed, fell back to eager: {type(err).__name__}: "
+                                                         f"{first_line}")
+
+
+@contextlib.contextmanager
+def _strict_float32():
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
+def make_modes(device: torch.device, compile_policy: str) -> tuple[Mode, Mode]:
+    """The reference and fast modes on ``device``; ``compile_policy`` is "auto", "on" or "off"."""
+    if compile_policy not in ("auto", "on", "off"):
+        raise UserError(f"--compile {compile_policy!r}: use auto, on or off")
+    use, note = _compile_decision(device, compile_policy)
+    reference = Mode("reference", channels_last=False, weight_cache=False, bf16=False, compile=False,
+                     compile_note="not used (reference mode is eager)")
+    fast = Mode("fast", channels_last=True, weight_cache=True, bf16=device.type == "cuda", compile=use,
+                compile_note=note)
+    return reference, fast
+
+
+def _compile_decision(device: torch.device, policy: str) -> tuple[bool, str]:
+    if policy == "off":
+        return False, "not used (--compile off)"
+    supported, why = fastpath.compile_support(device)
+    if not supported:
+        return False, f"not used: {why}"
+    if policy == "auto" and device.type != "cuda":
+        return False, ("not used: on CPU it compiles for 40-90 s per input shape for 1.2-1.3x "
+                       "(benchmarks/README.md); --compile on measures it")
+    return True, "used"
+
+
+def bench_model(config: Config, device: torch.device, *, seed: int, state_dict: dict | None = None) -> nn.Module:
+    """LoLiSRFlow for ``config`` on ``device`` in eval mode: ``state_dict``'s weights, or random ones that
+    behave like trained ones (module docstring), drawn from ``seed``."""
+    from lolisr_lib.model import LoLiSRFlow
+
+    if config.model.arch != "lolisrflow":
+        raise UserError(f"the bench measures LoLiSRFlow; this config's model.arch is {config.model.arch!r}")
+    torch.manual_seed(seed)
+    model = LoLiSRFlow(config)
+    if state_dict is not None:
+        model.load_state_dict(state_dict)
+        return model.to(device).eval()
+    generator = torch.Generator().manual_seed(seed)
+    s, side = config.model.scale, 16
+    lq = torch.rand(2, 3, side, side, generator=generator) * 0.3  # dark, like RELLISUR's inputs
+    gt = torch.rand(2, 3, s * side, s * side, generator=generator)
+    perturb_parameters(model, PERTURBATION, generator, x=lq, cond=gt)  # outputs in (0, 1), ~1% clamped
+    return model.to(device).eval()
+
+
+def inference_model(base: nn.Module, mode: Mode) -> nn.Module:
+    """A copy of ``base`` set up for ``mode``'s inference (compiled lazily, at the first call)."""
+    model = copy.deepcopy(base)
+    if mode.name == "reference":
+        set_weight_cache(model, False)
+        return model.eval()
+    return fastpath.prepare_for_inference(model, channels_last=mode.channels_last, compile=mode.compile)
+
+
+def training_model(base: nn.Module, mode: Mode) -> tuple[nn.Module, nn.Module]:
+    """``(model, net)``: a training-mode copy of ``base`` for ``mode``, and what to call (compiled or not)."""
+    model = copy.deepcopy(base).train()
+    if mode.name == "reference":
+        set_weight_cache(model, False)
+        return model, model
+    net = fastpath.prepare_for_training(model, channels_last=mode.channels_last, compile=mode.compile)
+    return model, net
+
+
+def image_agreement(reference: torch.Tensor, fast: torch.Tensor, mode: Mode) -> dict:
+    """Max |difference| and PSNR (dB, peak 1) of two [0, 1] images; passes by ``mode``'s dtype criterion."""
+    diff = fast.float() - reference.float()
+    max_abs = float(diff.abs().max())
+    mse = float((diff**2).mean())
+    psnr = None if mse == 0 else 10 * math.log10(1.0 / mse)  # None: identical images (infinite PSNR)
+    if mode.bf16:
+        criterion, passed = f"PSNR > {BF16_MIN_PSNR:g} dB", psnr is None or psnr > BF16_MIN_PSNR
+    else:
+        criterion, passed = f"max |diff| < {FLOAT32_TOLERANCE:g}", max_abs < FLOAT32_TOLERANCE
+    return {"max_abs_diff": max_abs, "psnr_db": psnr, "criterion": criterion, "passed": bool(passed)}
+
+
+def loss_agreement(reference: float, fast: float, mode: Mode) -> dict:
+    """The first training step's loss in both modes (same weights, batch and noise)."""
+    tolerance = LOSS_TOLERANCE[mode.dtype]
+    relative = abs(fast - reference) / max(1.0, abs(reference))
+    return {"reference_loss": reference, "fast_loss": fast, "relative_diff": relative,
+            "criterion": f"|diff| / max(1, |loss|) < {tolerance:g}", "passed": bool(relative < tolerance)}

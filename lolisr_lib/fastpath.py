@@ -1,0 +1,106 @@
+"""Fast execution of LoLiSRFlow: the "fast mode" of ``python -m lolisr_lib bench`` as reusable functions.
+
+Reference mode is the model as built: float32, eager, NCHW memory order. Fast mode changes how the same maths
+is executed, never what it computes (``benchmarks/README.md`` has the measured effect of each piece):
+
+- **channels_last**: convolution weights and activations in NHWC order, which oneDNN (CPU) and cuDNN (GPU)
+  convolve fastest; the flow follows its conditions' layout (``flow/multiscale.py``), so once the encoder's
+  weights are channels-last the whole model runs NHWC without conversions;
+- **cached 1x1 weights**: every ``InvConv1x1`` keeps ``W`` and ``W^-1`` between calls at inference;
+- **torch.compile** where it pays: on CUDA it fuses the many small element-wise ops of the affine layers and
+  the transformer blocks; on CPU it compiles for 40-90 s per input shape for 1.2-1.3x, so the bench leaves
+  it off there unless asked;
+- **bf16 autocast** on CUDA (:func:`autocast`): convolutions and matrix products in bf16, while the flow's data
+  path, its log-scales and log-dets, the LayerNorms and the attention core stay in float32.
+
+``prepare_for_inference`` and ``prepare_for_training`` modify the model in place (and return it, or its compiled
+wrapper); call them on a copy to keep a reference model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import shutil
+
+import torch
+from torch import nn
+
+from lolisr_lib.errors import UserError
+from lolisr_lib.flow import InvConv1x1, set_weight_cache
+
+
+def prepare_for_inference(model: nn.Module, *, channels_last: bool = True, compile: bool = False) -> nn.Module:
+    """Put ``model`` in eval mode in its fast inference configuration, in place; returns ``model``.
+
+    ``channels_last`` converts the weights to NHWC; ``compile`` wraps LoLiSRFlow's per-image (or per-tile)
+    pass in ``torch.compile`` (compiled lazily, at the first ``enhance``; one compilation per input shape).
+    The ``InvConv1x1`` caches are switched on and filled now. Treat the weights as frozen afterwards: a
+    compiled model does not see in-place changes to them (``load_state_dict`` or ``train()`` clears the caches;
+    call this function again after either).
+    """
+    model.eval()
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    set_weight_cache(model, True)
+    for layer in model.modules():
+        if isinstance(layer, InvConv1x1):
+            layer.fill_cache()
+    if compile:
+        compile_inference(model)
+    return model
+
+
+def compile_inference(model: nn.Module) -> nn.Module:
+    """Replace LoLiSRFlow's per-image pass (encoder, prior mean, inverse flow) by its ``torch.compile``-d version.
+
+    The compiled function is stored on the instance, shadowing the method, so ``enhance`` (tiled or not) uses
+    it; :func:`drop_compiled` restores the eager method. Compilation happens at the first call and can fail
+    there (no C++ compiler, no triton): call once under ``try`` before relying on it, as the bench does.
+    """
+    generate = getattr(type(model), "_generate", None)
+    if generate is None:
+        raise UserError(f"compile_inference applies to LoLiSRFlow; {type(model).__name__} has no _generate pass")
+    model._generate = torch.compile(generate.__get__(model))
+    return model
+
+
+def drop_compiled(model: nn.Module) -> nn.Module:
+    """Undo :func:`compile_inference` (e.g. after its first call failed): ``enhance`` runs eagerly again."""
+    model.__dict__.pop("_generate", None)
+    return model
+
+
+def prepare_for_training(model: nn.Module, *, channels_last: bool = True, compile: bool = False) -> nn.Module:
+    """Training mode in the fast configuration: ``model`` converted in place, then returned, or its compiled
+    wrapper with ``compile`` (same parameters; give ``model.parameters()`` to the optimiser either way).
+
+    Initialise the ActNorms (one training step) before compiling: their data-dependent first call reads a flag
+    that would otherwise split the compiled graph.
+    """
+    model.train()
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    return torch.compile(model) if compile else model
+
+
+def autocast(device: torch.device, enabled: bool = True):
+    """bf16 autocast on CUDA when ``enabled``; a no-op context on other devices (float32 there)."""
+    if enabled and device.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def compile_support(device: torch.device) -> tuple[bool, str]:
+    """Whether ``torch.compile`` can be tried on ``device``, and if not, why not (a short phrase)."""
+    if not hasattr(torch, "compile"):
+        return False, f"torch {torch.__version__} has no torch.compile"
+    if device.type == "cuda":
+        if importlib.util.find_spec("triton") is None:
+            return False, "triton is not installed (torch.compile's CUDA backend needs it)"
+        return True, ""
+    if device.type == "cpu":
+        if not any(shutil.which(cxx) for cxx in ("g++", "c++", "clang++")):
+            return False, "no C++ compiler on PATH (torch.compile's CPU backend needs one)"
+        return True, ""
+    return False, f"not tried on {device.type}"
