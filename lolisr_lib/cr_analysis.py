@@ -22,17 +22,8 @@ from lolisr_lib.data.errors import DatasetError
 from lolisr_lib.errors import UserError
 from lolisr_lib.data.images import read_png
 from lolisr_lib.data.layout import SCALES, index_split, resolve_root
-from lolisr_lib.degrade import (
-    DegradeParams,
-    area_downsample,
-    camera_response,
-    clip_white,
-    expose,
-    iso_amplify,
-    optical_blur,
-    quantize_8bit,
-    to_linear,
-)
+from lolisr_lib.degrade import area_downsample, clip_white, expose, to_linear
+from lolisr_lib.noise_analysis import simulate_noise_free
 
 # brightness bins in 8-bit levels, one octave (one stop of exposure) each, with black on its own
 OCTAVE_EDGES = (0, 1, 2, 4, 8, 16, 32, 64, 128, 256)
@@ -91,16 +82,6 @@ def brightness(img: np.ndarray) -> np.ndarray:
     return as_float(img).mean(axis=-1) * 255.0
 
 
-def capture_without_noise(gt_hr: np.ndarray, scale: int, ev: float, params: DegradeParams = DegradeParams()
-                          ) -> np.ndarray:
-    """:func:`lolisr_lib.degrade.degrade` with the shot and read noise left out: the same blur, exposure,
-    gain, clipping, black point, sRGB curve and 8-bit rounding. Returns uint8 at ``1 / scale`` of the size."""
-    linear = area_downsample(optical_blur(to_linear(gt_hr), params.blur_sigma), scale)
-    electrons = expose(linear, ev) * params.full_well  # the mean count, no Poisson draw, no read noise
-    dn = clip_white(iso_amplify(electrons, params.iso_gain, params.full_well))
-    return quantize_8bit(camera_response(dn, params.black_point))
-
-
 def exposure_invariance(scene: SceneImages, lit_level: float = LIT_LEVEL) -> list[dict]:
     """Per exposure: how far ``CR(LLLR)`` is from ``CR(NLHR x1)``, over all pixels and over lit ones.
 
@@ -114,7 +95,7 @@ def exposure_invariance(scene: SceneImages, lit_level: float = LIT_LEVEL) -> lis
     for ev, lq in scene.lq.items():
         errors = cr_error_map(lq, gt)
         lit = brightness(lq) >= lit_level
-        quiet = capture_without_noise(scene.gt[4], 4, ev)
+        quiet = simulate_noise_free(scene.gt[4], 4, ev)
         rows.append({
             "ev": ev,
             "mean_level": float(brightness(lq).mean()),

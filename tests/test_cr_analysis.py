@@ -8,6 +8,7 @@ from lolisr_lib.color import cr_map
 from lolisr_lib.data import DatasetError
 from lolisr_lib.degrade import DegradeParams, degrade, downscale_target
 from lolisr_lib.errors import UserError
+from lolisr_lib.noise_analysis import simulate_noise_free
 
 
 def _colourful(size=16, seed=0) -> np.ndarray:
@@ -54,7 +55,7 @@ def test_cr_error_map_is_zero_for_a_multiplied_image_and_checks_shapes():
 
 def test_capture_without_noise_is_the_simulator_with_noise_switched_off():
     x4 = _colourful(32)
-    quiet = cr_analysis.capture_without_noise(x4, 4, -3.0)
+    quiet = simulate_noise_free(x4, 4, -3.0)
     almost_quiet = degrade(x4, 4, -3.0, DegradeParams(full_well=1e12, read_noise=0.0))
     assert quiet.shape == (8, 8, 3) and quiet.dtype == np.uint8
     assert np.abs(quiet.astype(int) - almost_quiet.astype(int)).max() <= 1
