@@ -71,7 +71,7 @@ class TrainConfig:
     grad_clip: float = 10.0  # max global gradient norm (0 = off)
     augment: bool = True  # random 90-degree rotations and flips (paper)
     exposures: tuple[float, ...] | None = None  # train only on these EVs (None = all)
-    bf16: bool = False  # bf16 autocast on CUDA (fp16 is a known NaN source, not offered)
+    bf16: bool = False  # bf16 autocast where native: CUDA, CPUs with AVX-512 BF16/AMX (fp16: NaN-prone, not offered)
     val_every: int = 5000  # validate on Val every N steps (0 = only at the end)
     val_images: int = 0  # number of Val images per validation (0 = all)
     checkpoint_every: int = 1000  # write a resumable checkpoint every N steps

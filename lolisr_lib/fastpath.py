@@ -10,8 +10,14 @@ is executed, never what it computes (``benchmarks/README.md`` has the measured e
 - **torch.compile** where it pays: on CUDA it fuses the many small element-wise ops of the affine layers and
   the transformer blocks; on CPU it compiles for 40-90 s per input shape for 1.2-1.3x, so the bench leaves
   it off there unless asked;
-- **bf16 autocast** on CUDA (:func:`autocast`): convolutions and matrix products in bf16, while the flow's data
-  path, its log-scales and log-dets, the LayerNorms and the attention core stay in float32.
+- **bf16 autocast** where the device computes bf16 natively (:func:`native_bf16`: CUDA GPUs from Ampere on, and
+  CPUs with AVX-512 BF16 or AMX): convolutions and matrix products in bf16, while the flow's data path, its
+  log-scales and log-dets, the LayerNorms and the attention core stay in float32. Elsewhere bf16 would only be
+  emulated (converted to float32 and back around each op), so fast mode stays float32 there;
+- **freed host memory kept for reuse** during a CPU call (:mod:`lolisr_lib.hostmem`), so large activations
+  do not start from fresh, unmapped pages every time.
+
+:func:`fast_context` combines the last two for one call; the first two are set once on the model.
 
 ``prepare_for_inference`` and ``prepare_for_training`` modify the model in place (and return it, or its compiled
 wrapper); call them on a copy to keep a reference model.
@@ -26,6 +32,7 @@ import shutil
 import torch
 from torch import nn
 
+from lolisr_lib import hostmem
 from lolisr_lib.errors import UserError
 from lolisr_lib.flow import InvConv1x1, set_weight_cache
 
@@ -84,11 +91,38 @@ def prepare_for_training(model: nn.Module, *, channels_last: bool = True, compil
     return torch.compile(model) if compile else model
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes in bf16 natively, so that bf16 autocast makes it faster, not slower."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
+    if device.type == "cpu":
+        # oneDNN runs bf16 convolutions and GEMMs on AVX-512 BF16 or AMX; without them it converts to float32
+        # and back around every op. These probes are torch.cpu's own (private, hence the getattr).
+        probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+        return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in probes)
+    return False
+
+
 def autocast(device: torch.device, enabled: bool = True):
-    """bf16 autocast on CUDA when ``enabled``; a no-op context on other devices (float32 there)."""
-    if enabled and device.type == "cuda":
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    """bf16 autocast on ``device`` when ``enabled`` and the device has native bf16 (:func:`native_bf16`);
+    otherwise a no-op context (float32)."""
+    device = torch.device(device)
+    if enabled and native_bf16(device):
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def fast_context(device: torch.device, *, bf16: bool = True, retain_memory: bool = True):
+    """The per-call part of fast mode: :func:`autocast` (when ``bf16``), and on CPU freed host memory kept for
+    reuse (when ``retain_memory``; :func:`lolisr_lib.hostmem.retain_freed_memory`)."""
+    device = torch.device(device)
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(autocast(device, bf16))
+        if retain_memory and device.type == "cpu":
+            stack.enter_context(hostmem.retain_freed_memory())
+        yield
 
 
 def compile_support(device: torch.device) -> tuple[bool, str]:

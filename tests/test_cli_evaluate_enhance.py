@@ -10,8 +10,10 @@ import pytest
 import torch
 from PIL import Image
 
+from lolisr_lib import fastpath
 from lolisr_lib.baselines import JointCNN
 from lolisr_lib.cli import main
+from lolisr_lib.commands.enhance import read_rgb8
 from lolisr_lib.config import BaselineConfig, Config, ModelConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -124,6 +126,34 @@ def test_enhance_writes_a_png_scale_times_the_input(checkpoints, tmp_path, capsy
         assert img.mode == "RGB" and img.size == (21 * scale, 13 * scale)
     assert f"{21 * scale}x{13 * scale}" in capsys.readouterr().out
     assert [p.name for p in out.parent.iterdir()] == ["out.png"]  # no temporary file left behind
+
+
+@pytest.fixture(scope="module")
+def flow_checkpoint(tmp_path_factory):
+    from lolisr_lib.bench.modes import bench_model
+    from lolisr_lib.config import preset
+
+    model = bench_model(preset("tiny-x2"), torch.device("cpu"), seed=0)  # random weights that act trained
+    return model.save(tmp_path_factory.mktemp("flow") / "tiny-x2.pt"), model
+
+
+@pytest.mark.parametrize("bf16", ["off", "auto"])
+def test_enhance_fast_path_matches_the_plain_model(flow_checkpoint, tmp_path, capsys, bf16):
+    path, model = flow_checkpoint
+    rng = np.random.default_rng(1)
+    src = save_png(tmp_path / "in.png", rng.integers(0, 60, (24, 32, 3), dtype=np.uint8))
+    out = tmp_path / "out.png"
+    assert main(["enhance", "--checkpoint", str(path), str(src), str(out), "--device", "cpu", "--bf16", bf16]) == 0
+    with torch.no_grad():  # the model as built: NCHW, float32, no fast path
+        expected = (model.enhance(read_rgb8(src)[None])[0].clamp(0, 1) * 255).round().permute(1, 2, 0).numpy()
+    got = np.asarray(Image.open(out)).astype(np.float64)
+    diff = np.abs(got - expected)
+    used_bf16 = "(bf16)" in capsys.readouterr().out
+    assert used_bf16 == (bf16 == "auto" and fastpath.native_bf16(torch.device("cpu")))
+    if used_bf16:  # bf16 networks: a few 8-bit levels at most, rarely any
+        assert diff.max() <= 4 and diff.mean() < 0.1, (diff.max(), diff.mean())
+    else:  # float32: only rounding ties may flip
+        assert diff.max() <= 1 and (diff > 0).mean() < 1e-3
 
 
 def test_enhance_reads_jpeg_and_tiles(checkpoints, tmp_path):

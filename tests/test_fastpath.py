@@ -1,11 +1,12 @@
-"""The fast path: channels-last end to end, the 1x1 weight cache switch, bf16 numerics (emulated on CPU)."""
+"""The fast path: channels-last end to end, the 1x1 weight cache switch, bf16 numerics."""
 
+import contextlib
 import copy
 
 import pytest
 import torch
 
-from lolisr_lib import fastpath
+from lolisr_lib import fastpath, hostmem
 from lolisr_lib.bench.modes import Mode, bench_model, image_agreement
 from lolisr_lib.config import preset
 from lolisr_lib.flow import ConditionalFlow, InvConv1x1, is_channels_last, set_weight_cache, squeeze, unsqueeze
@@ -90,7 +91,33 @@ def test_compile_inference_is_undone_by_drop_compiled(model):
     torch.testing.assert_close(fast.enhance(lq), model.enhance(lq))
 
 
-def test_autocast_is_a_no_op_on_cpu():
+def test_autocast_uses_bf16_on_a_cpu_only_where_it_is_native(monkeypatch):
+    conv = lambda: torch.nn.functional.conv2d(torch.rand(1, 2, 4, 4), torch.rand(2, 2, 1, 1))  # noqa: E731
     with fastpath.autocast(CPU):
-        y = torch.nn.functional.conv2d(torch.rand(1, 2, 4, 4), torch.rand(2, 2, 1, 1))
-    assert y.dtype == torch.float32
+        y = conv()
+    assert y.dtype == (torch.bfloat16 if fastpath.native_bf16(CPU) else torch.float32)
+    monkeypatch.setattr(fastpath, "native_bf16", lambda device: False)  # a CPU without AVX-512 BF16 / AMX
+    with fastpath.autocast(CPU):
+        assert conv().dtype == torch.float32
+    with fastpath.autocast(CPU, enabled=False):
+        assert conv().dtype == torch.float32
+
+
+def test_fast_context_keeps_host_memory_only_on_cpu_and_restores_it(monkeypatch):
+    calls = []
+    monkeypatch.setattr(hostmem, "retain_freed_memory", lambda: _recording(calls))
+    with fastpath.fast_context(CPU, bf16=False):
+        assert calls == ["enter"]
+    assert calls == ["enter", "exit"]
+    with fastpath.fast_context(CPU, bf16=False, retain_memory=False):
+        pass
+    with fastpath.fast_context(torch.device("meta"), bf16=False):
+        pass
+    assert calls == ["enter", "exit"]
+
+
+@contextlib.contextmanager
+def _recording(calls):
+    calls.append("enter")
+    yield True
+    calls.append("exit")

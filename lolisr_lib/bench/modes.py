@@ -2,7 +2,8 @@
 
 - **reference**: float32 (TF32 off on CUDA), eager, NCHW, the ``InvConv1x1`` cache off, so every call rebuilds
   ``W`` and ``W^-1``: the model as a first implementation would run it.
-- **fast**: :mod:`lolisr_lib.fastpath`: channels_last, cached 1x1 weights, bf16 autocast on CUDA, and
+- **fast**: :mod:`lolisr_lib.fastpath`: channels_last, cached 1x1 weights, bf16 autocast where the device has
+  native bf16 (CUDA; CPUs with AVX-512 BF16 or AMX), freed host memory kept for reuse on CPU, and
   ``torch.compile`` where it pays (on by default on CUDA; on CPU only with ``--compile on``).
 
 Without a checkpoint the model has random weights made to behave like a trained one: every parameter is
@@ -20,7 +21,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
-from lolisr_lib import fastpath
+from lolisr_lib import fastpath, hostmem
 from lolisr_lib.checks import perturb_parameters
 from lolisr_lib.config import Config
 from lolisr_lib.errors import UserError
@@ -29,7 +30,13 @@ from lolisr_lib.flow import set_weight_cache
 PERTURBATION = 0.02  # std of the weight noise of a random bench model (checks.perturb_parameters' scale)
 FLOAT32_TOLERANCE = 1e-4  # fast vs reference, float32 fast mode: max |difference| of the [0, 1] images
 BF16_MIN_PSNR = 40.0  # fast vs reference, bf16 fast mode: PSNR (dB) of the fast output against the reference
-LOSS_TOLERANCE = {"float32": 1e-4, "bf16": 1e-2}  # training loss: |difference| / max(1, |loss|)
+# training step, relative difference of each of the loss's parts (log-likelihood of the latent, log-det, L1), as
+# |difference| / |reference|. The parts, not the loss: the loss is a small difference of large terms (the
+# NLL per dimension of a random model is near 0), which magnifies their rounding. bf16, measured on CPU bf16
+# (tiny bench models, the presets' batches and --quick's): log-det and L1 within 1e-4, log-likelihood of the
+# latent 0.3-1.3 % (the bf16 coupling networks move z slightly).
+LOSS_TOLERANCE = {"float32": 1e-4, "bf16": 5e-2}
+LOSS_PARTS = ("log_prob", "logdet", "l1")
 
 
 @dataclass(frozen=True)
@@ -37,9 +44,10 @@ class Mode:
     name: str  # "reference" or "fast"
     channels_last: bool  # NHWC weights and activations
     weight_cache: bool  # InvConv1x1 keeps W and W^-1 between inference calls
-    bf16: bool  # bf16 autocast (CUDA only)
+    bf16: bool  # bf16 autocast (devices with native bf16 only)
     compile: bool  # torch.compile in use
     compile_note: str  # "used", or why not ("not used: ...", "failed, fell back to eager: ...")
+    retain_memory: bool = False  # CPU: glibc keeps freed memory for reuse during each call (lolisr_lib.hostmem)
 
     @property
     def dtype(self) -> str:
@@ -47,13 +55,13 @@ class Mode:
 
     def context(self, device: torch.device):
         """The numeric context of a call in this mode: bf16 autocast, or strict float32 (no TF32) on CUDA."""
-        if self.bf16:
-            return fastpath.autocast(device)
+        if self.bf16 or self.retain_memory:
+            return fastpath.fast_context(device, bf16=self.bf16, retain_memory=self.retain_memory)
         return _strict_float32() if device.type == "cuda" else contextlib.nullcontext()
 
     def describe(self) -> dict:
         return {"dtype": self.dtype, "channels_last": self.channels_last, "weight_cache": self.weight_cache,
-                "compile": self.compile_note}
+                "compile": self.compile_note, "retain_host_memory": self.retain_memory}
 
     def compile_failed(self, err: BaseException) -> Mode:
         first_line = (str(err).strip().splitlines() or [""])[0][:200]
@@ -71,15 +79,23 @@ def _strict_float32():
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
-def make_modes(device: torch.device, compile_policy: str) -> tuple[Mode, Mode]:
-    """The reference and fast modes on ``device``; ``compile_policy`` is "auto", "on" or "off"."""
+def make_modes(device: torch.device, compile_policy: str, bf16_policy: str = "auto",
+               host_memory_policy: str = "auto") -> tuple[Mode, Mode]:
+    """The reference and fast modes on ``device``. ``compile_policy``: "auto", "on" or "off";
+    ``bf16_policy``: "auto" (bf16 where the device has it natively) or "off"; ``host_memory_policy``: "auto"
+    (keep freed memory on CPU where glibc allows it) or "off"."""
     if compile_policy not in ("auto", "on", "off"):
         raise UserError(f"--compile {compile_policy!r}: use auto, on or off")
+    if bf16_policy not in ("auto", "off"):
+        raise UserError(f"--bf16 {bf16_policy!r}: use auto or off")
+    if host_memory_policy not in ("auto", "off"):
+        raise UserError(f"--host-memory {host_memory_policy!r}: use auto or off")
     use, note = _compile_decision(device, compile_policy)
     reference = Mode("reference", channels_last=False, weight_cache=False, bf16=False, compile=False,
                      compile_note="not used (reference mode is eager)")
-    fast = Mode("fast", channels_last=True, weight_cache=True, bf16=device.type == "cuda", compile=use,
-                compile_note=note)
+    fast = Mode("fast", channels_last=True, weight_cache=True, compile=use, compile_note=note,
+                bf16=bf16_policy == "auto" and fastpath.native_bf16(device),
+                retain_memory=host_memory_policy == "auto" and device.type == "cpu" and hostmem.supported())
     return reference, fast
 
 
@@ -147,9 +163,16 @@ def image_agreement(reference: torch.Tensor, fast: torch.Tensor, mode: Mode) -> 
     return {"max_abs_diff": max_abs, "psnr_db": psnr, "criterion": criterion, "passed": bool(passed)}
 
 
-def loss_agreement(reference: float, fast: float, mode: Mode) -> dict:
-    """The first training step's loss in both modes (same weights, batch and noise)."""
+def loss_agreement(reference: dict, fast: dict, mode: Mode) -> dict:
+    """The first training step's loss parts in both modes (same weights, batch and noise): each relative
+    difference within ``mode``'s tolerance (see ``LOSS_TOLERANCE``)."""
     tolerance = LOSS_TOLERANCE[mode.dtype]
-    relative = abs(fast - reference) / max(1.0, abs(reference))
-    return {"reference_loss": reference, "fast_loss": fast, "relative_diff": relative,
-            "criterion": f"|diff| / max(1, |loss|) < {tolerance:g}", "passed": bool(relative < tolerance)}
+    parts = [name for name in LOSS_PARTS if name in reference and name in fast]
+    if not parts:
+        raise UserError(f"the training step returned none of the loss parts {LOSS_PARTS}: {sorted(reference)}")
+    relative = {name: abs(fast[name] - reference[name]) / max(abs(reference[name]), 1e-12) for name in parts}
+    worst = max(relative.values())
+    return {"reference_loss": reference["loss"], "fast_loss": fast["loss"], "relative_diff": worst,
+            "relative_diff_by_part": relative,
+            "criterion": f"each of {', '.join(parts)}: |diff| / |reference| < {tolerance:g}",
+            "passed": bool(worst < tolerance)}

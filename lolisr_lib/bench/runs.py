@@ -147,7 +147,7 @@ def measure_training(base: nn.Module, modes: dict[str, Mode], config: Config, de
 
 
 def _checked_training_step(base, mode, config, lq, gt, device, seed):
-    """A step function for ``mode`` and the loss of its first call; ``(None, error)`` if a compiled first
+    """A step function for ``mode`` and the loss terms of its first call; ``(None, error)`` if a compiled first
     call failed."""
     model, net = training_model(base, mode)
     step = _training_step(model, net, mode, config, lq, gt, device, seed)
@@ -159,14 +159,14 @@ def _checked_training_step(base, mode, config, lq, gt, device, seed):
         return None, err
 
 
-def _training_step(model, net, mode, config, lq, gt, device, seed) -> Callable[[], float]:
+def _training_step(model, net, mode, config, lq, gt, device, seed) -> Callable[[], dict[str, float]]:
     """The training loop's step (``train/loop.py``): zero_grad, forward under the mode's autocast, backward,
     clipping, the NaN/Inf guard (a device sync, as in the loop), Adam."""
     optimizer = make_optimizer(model.parameters(), config.train)
     generator = torch.Generator(device=device).manual_seed(seed)  # the same noise in both modes
     clip = config.train.grad_clip or float("inf")
 
-    def step() -> float:
+    def step() -> dict[str, float]:
         optimizer.zero_grad(set_to_none=True)
         with mode.context(device):
             out = net(lq, gt, generator=generator)
@@ -174,5 +174,6 @@ def _training_step(model, net, mode, config, lq, gt, device, seed) -> Callable[[
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
         if bool(torch.isfinite(out["loss"]) & torch.isfinite(grad_norm)):
             optimizer.step()
-        return float(out["loss"].detach())
+        return {name: float(value.detach()) for name, value in out.items()
+                if torch.is_tensor(value) and value.dim() == 0}  # the loss and its parts
     return step

@@ -38,6 +38,8 @@ class BenchOptions:
     batch_size: int | None = None  # training batch (default: the preset's)
     patch_size: int | None = None  # training HR patch side (default: the preset's)
     compile: str = "auto"  # torch.compile in fast mode: auto (CUDA only), on, off
+    bf16: str = "auto"  # bf16 autocast in fast mode: auto (where the device has native bf16), off
+    host_memory: str = "auto"  # fast mode on CPU keeps freed memory for reuse: auto (glibc), off
     threads: int | None = None  # torch CPU threads (default: torch's choice)
     seed: int = 0  # random weights and inputs
     quick: bool = False  # tiny sizes, batch 2, 1 warm-up and 2 repetitions: for CI
@@ -68,7 +70,7 @@ def run_bench(options: BenchOptions, progress=print) -> dict:
     config, state_dict = _config_and_weights(options)
     batch, patch = _training_shape(options, config)
     base = bench_model(config, device, seed=options.seed, state_dict=state_dict)
-    reference, fast = make_modes(device, options.compile)
+    reference, fast = make_modes(device, options.compile, options.bf16, options.host_memory)
     modes = {"reference": reference, "fast": fast}
     flops = _flops(base, config, device, min(options.sizes), batch, patch)
     progress("FLOPs counted")

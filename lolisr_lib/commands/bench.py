@@ -1,7 +1,8 @@
 """``python -m lolisr_lib bench``: training throughput and ``enhance`` latency, reference vs fast mode.
 
     python -m lolisr_lib bench --preset tiny-x4 [--device auto|cpu|cuda] [--json OUT] [--sizes 128,256,625]
-                               [--repeats N] [--quick] [--compile auto|on|off] [--threads N] [--checkpoint CKPT]
+                               [--repeats N] [--quick] [--compile auto|on|off] [--bf16 auto|off]
+                               [--host-memory auto|off] [--threads N] [--checkpoint CKPT]
 
 Prints tables and writes every number as JSON (default ``runs/bench/PRESET-DEVICE.json``), atomically. Exit
 status 1 when the fast mode's outputs do not agree with the reference mode's (see ``lolisr_lib/bench``).
@@ -42,6 +43,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--patch-size", type=int, help="training HR patch side (default: the preset's)")
     parser.add_argument("--compile", choices=("auto", "on", "off"), default="auto",
                         help="torch.compile in fast mode: auto = on CUDA only (default)")
+    parser.add_argument("--bf16", choices=("auto", "off"), default="auto",
+                        help="bf16 autocast in fast mode: auto = where the device has native bf16 (default)")
+    parser.add_argument("--host-memory", choices=("auto", "off"), default="auto",
+                        help="fast mode on CPU keeps freed memory for reuse: auto = with glibc (default)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and inputs")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, batch 2, 2 repetitions: for CI")
@@ -55,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
     options = BenchOptions(
         preset=args.preset, checkpoint=args.checkpoint, device=args.device, sizes=args.sizes,
         tile=args.tile or None, repeats=args.repeats, warmup=args.warmup, batch_size=args.batch_size,
-        patch_size=args.patch_size, compile=args.compile, threads=args.threads, seed=args.seed, quick=args.quick,
+        patch_size=args.patch_size, compile=args.compile, bf16=args.bf16,
+        host_memory=args.host_memory, threads=args.threads, seed=args.seed, quick=args.quick,
     )
     result = run_bench(options, progress=lambda message: print(f"bench: {message}", file=sys.stderr, flush=True))
     print(format_report(result))

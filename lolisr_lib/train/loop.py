@@ -4,8 +4,10 @@
 train`` is its command line and ``torchrun`` its multi-GPU launcher. Each step: a batch of random crops, the
 model's ``forward(lq, gt)["loss"]`` (through the module, so ``DistributedDataParallel`` sees it), backward,
 gradient-norm clipping, Adam with the configured betas, the warm-up / step-decay schedule. A step whose loss
-or gradient is NaN/Inf is skipped (weights and Adam state untouched) and counted. bf16 autocast is an option
-on CUDA only; on CPU ``train.bf16`` is ignored with a warning.
+or gradient is NaN/Inf is skipped (weights and Adam state untouched) and counted. The model runs
+channels-last (``fastpath.prepare_for_training``). bf16 autocast (``train.bf16``) is used where the device
+computes bf16 natively (CUDA GPUs from Ampere on; CPUs with AVX-512 BF16 or AMX); elsewhere the option is
+ignored with a warning.
 
 Exact resume: a run killed at any moment (even ``kill -9``) and resumed from ``out_dir/last.pt`` ends with
 bit-identical weights on CPU. Everything a step depends on is either a pure function of saved numbers (the
@@ -32,6 +34,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
+from lolisr_lib import fastpath
 from lolisr_lib.checkpoint import checkpoint_config
 from lolisr_lib.config import Config
 from lolisr_lib.device import resolve_device
@@ -113,6 +116,8 @@ class Trainer:
         t = config.train
         self._seed_globals(t.seed)
         self.model = (model if model is not None else build_model(config)).to(self.device)
+        # the fast path's layout (fastpath.py): NHWC convolutions, 3-6 % faster per step on CPU; same maths
+        fastpath.prepare_for_training(self.model)
         self.optimizer = make_optimizer(self.model.parameters(), t)
         self.scheduler = make_scheduler(self.optimizer, t)
         self.generator = torch.Generator(device=self.device).manual_seed(seed_from(t.seed, self.dist.rank, _NOISE))
@@ -152,9 +157,10 @@ class Trainer:
             raise ConfigError("train.batch_size and train.log_every must be at least 1")
         if t.patch_size % scale or (t.patch_size // scale) < 1:
             raise ConfigError(f"train.patch_size={t.patch_size} must be a positive multiple of the scale {scale}")
-        self.bf16 = t.bf16 and self.device.type == "cuda"
+        self.bf16 = t.bf16 and fastpath.native_bf16(self.device)
         if t.bf16 and not self.bf16:
-            warnings.warn("train.bf16 is ignored on CPU: bf16 autocast is used on CUDA only; training in float32",
+            warnings.warn(f"train.bf16 is ignored on {self.device}: it has no native bf16 (CUDA GPUs from Ampere on, "
+                          "CPUs with AVX-512 BF16 or AMX), so bf16 would only be emulated; training in float32",
                           stacklevel=3)
 
     @staticmethod

@@ -8,6 +8,7 @@ import pytest
 import torch
 from train_helpers import assert_same_state, assert_same_weights, make_standin, small_config
 
+from lolisr_lib import fastpath
 from lolisr_lib.checkpoint import read_checkpoint
 from lolisr_lib.errors import CheckpointError, ConfigError, UserError
 from lolisr_lib.train import Trainer, TrainingDiverged, lr_factor, make_optimizer, make_scheduler, read_log, train
@@ -84,12 +85,32 @@ def test_steps_beyond_the_schedule_are_refused(mini_root, tmp_path):
         run(small_config(4), tmp_path, mini_root, steps=5)
 
 
-def test_bf16_on_cpu_warns_and_trains_in_float32(mini_root, tmp_path):
+def test_bf16_without_native_support_warns_and_trains_in_float32(mini_root, tmp_path, monkeypatch):
+    monkeypatch.setattr(fastpath, "native_bf16", lambda device: False)  # e.g. a CPU without AVX-512 BF16
     config = small_config(2, "bf16=true")
-    with pytest.warns(UserWarning, match="bf16 is ignored on CPU"):
+    with pytest.warns(UserWarning, match="bf16 is ignored on cpu: it has no native bf16"):
         trainer = Trainer(config, data_root=mini_root, out_dir=tmp_path, device="cpu", progress=False,
                           model=make_standin(config))
     assert trainer.bf16 is False
+
+
+@pytest.mark.skipif(not fastpath.native_bf16(torch.device("cpu")), reason="needs a CPU with native bf16")
+def test_bf16_on_a_cpu_with_native_bf16_trains_under_autocast(mini_root, tmp_path):
+    config = small_config(2, "bf16=true")
+    trainer = Trainer(config, data_root=mini_root, out_dir=tmp_path, device="cpu", progress=False,
+                      model=make_standin(config))
+    assert trainer.bf16 is True
+    trainer.run(steps=2)
+    losses = [row["loss"] for row in read_log(tmp_path)]
+    assert len(losses) == 2 and all(math.isfinite(loss) for loss in losses)
+
+
+def test_the_trained_model_is_channels_last(mini_root, tmp_path):
+    config = small_config(2)
+    trainer = Trainer(config, data_root=mini_root, out_dir=tmp_path, device="cpu", progress=False,
+                      model=make_standin(config))
+    convs = [m for m in trainer.model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)
 
 
 def test_adam_betas_are_applied(mini_root, tmp_path):
