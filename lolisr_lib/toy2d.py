@@ -275,11 +275,16 @@ def bent_coupling(hidden: int = 32) -> CondAffineCoupling:
         raise UserError(f"bent_coupling needs hidden >= 4 knots to draw its curves; got {hidden}")
     layer = CondAffineCoupling(2, 0, hidden)
     first, _, middle, _, last = layer.net
-    knots = torch.linspace(-BEND_EXTENT, BEND_EXTENT, hidden)
-    x1 = torch.linspace(-BEND_EXTENT, BEND_EXTENT, 16 * hidden)
-    basis = torch.cat([torch.relu(x1[:, None] - knots), torch.ones(len(x1), 1)], dim=1)  # (n, hidden + 1)
+    # No knot at the right end: relu(x1 - 3) is 0 on [-3, 3], a zero column that made the basis rank-deficient,
+    # where float32 LAPACK (gelsy) returned one of several solutions from run to run (51 bad fits in 200).
+    knots = torch.linspace(-BEND_EXTENT, BEND_EXTENT, hidden + 1, dtype=torch.float64)[:-1]
+    x1 = torch.linspace(-BEND_EXTENT, BEND_EXTENT, 16 * hidden, dtype=torch.float64)
+    ones = torch.ones(len(x1), 1, dtype=x1.dtype)
+    basis = torch.cat([torch.relu(x1[:, None] - knots), ones], dim=1)  # (n, hidden + 1)
     raw = SOFTCLAMP * torch.atanh(bend_log_scale(x1) / SOFTCLAMP)  # the inverse of the softclamp
-    coefficients = torch.linalg.lstsq(basis, torch.stack([bend_shift(x1), raw], dim=1)).solution  # (hidden+1, 2)
+    targets = torch.stack([bend_shift(x1), raw], dim=1)  # (n, 2)
+    coefficients = torch.linalg.lstsq(basis, targets, driver="gelsd").solution.float()  # (hidden + 1, 2)
+    knots = knots.float()
     with torch.no_grad():
         for conv in (first, middle, last):
             conv.weight.zero_()
