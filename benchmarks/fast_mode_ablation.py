@@ -3,9 +3,10 @@
     OMP_NUM_THREADS=1 python benchmarks/fast_mode_ablation.py --preset tiny-x4 --size 256 --threads 1
 
 Variants (cumulative, each a ``lolisr_lib.bench.modes.Mode``): the reference mode; + channels_last and the cached
-1x1 weights; + freed host memory kept (CPU); + bf16 autocast (where the device has native bf16). All run in one
-process on the same weights and input, in turn, repetition after repetition, so a change in the machine's load
-hits every variant alike; medians are printed with the speedup over the reference and the agreement with it.
+1x1 weights; + bf16 autocast (where the device has native bf16). All run in one process on the same weights and
+input, in turn, repetition after repetition, so a change in the machine's load hits every variant alike;
+medians are printed with the speedup over the reference and the agreement with it. ``--host-memory keep``
+switches on ``lolisr_lib.hostmem`` for the whole process (it cannot be measured per variant): compare two runs.
 """
 
 from __future__ import annotations
@@ -24,12 +25,10 @@ from lolisr_lib.device import resolve_device
 
 def variants(device: torch.device) -> dict:
     reference, fast = make_modes(device, "off")
-    layout = replace(fast, bf16=False, retain_memory=False)
+    layout = replace(fast, bf16=False)
     chosen = {"reference": reference, "+ channels_last, cached 1x1 weights": layout}
-    if device.type == "cpu" and hostmem.supported():
-        chosen["+ freed host memory kept"] = replace(layout, retain_memory=True)
     if fastpath.native_bf16(device):
-        chosen["+ bf16 autocast (fast mode)"] = replace(layout, bf16=True, retain_memory=fast.retain_memory)
+        chosen["+ bf16 autocast (fast mode)"] = fast
     return chosen
 
 
@@ -40,10 +39,14 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--host-memory", choices=("default", "keep"), default="default",
+                        help="keep freed host memory for reuse in this process (lolisr_lib/hostmem.py)")
     args = parser.parse_args()
     device = resolve_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.host_memory == "keep" and not hostmem.keep_freed_memory():
+        parser.error("--host-memory keep needs Linux with glibc")
     base = bench_model(preset(args.preset), device, seed=0)
     lq = (torch.rand(1, 3, args.size, args.size, generator=torch.Generator().manual_seed(0)) * 0.3).to(device)
     modes = variants(device)
@@ -59,8 +62,8 @@ def main() -> None:
     outputs = {name: fn() for name, fn in fns.items()}
     timings = time_interleaved(fns, device, repeats=args.repeats, warmup=1)
     ref = timings["reference"].median
-    print(f"{args.preset}, enhance LR {args.size}, {device} ({torch.get_num_threads()} threads), "
-          f"median of {args.repeats} interleaved repetitions")
+    print(f"{args.preset}, enhance LR {args.size}, {device} ({torch.get_num_threads()} threads), host memory "
+          f"{args.host_memory}, median of {args.repeats} interleaved repetitions")
     print("| variant (cumulative) | seconds (CPU s) | speedup | agreement with reference |")
     print("| --- | --- | --- | --- |")
     for name, timing in timings.items():

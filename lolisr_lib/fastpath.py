@@ -14,10 +14,8 @@ is executed, never what it computes (``benchmarks/README.md`` has the measured e
   CPUs with AVX-512 BF16 or AMX): convolutions and matrix products in bf16, while the flow's data path, its
   log-scales and log-dets, the LayerNorms and the attention core stay in float32. Elsewhere bf16 would only be
   emulated (converted to float32 and back around each op), so fast mode stays float32 there;
-- **freed host memory kept for reuse** during a CPU call (:mod:`lolisr_lib.hostmem`), so large activations
-  do not start from fresh, unmapped pages every time.
-
-:func:`fast_context` combines the last two for one call; the first two are set once on the model.
+- **freed host memory kept for reuse** on CPU (:mod:`lolisr_lib.hostmem`, a process-wide setting), so large
+  activations do not start from fresh, unmapped pages every time.
 
 ``prepare_for_inference`` and ``prepare_for_training`` modify the model in place (and return it, or its compiled
 wrapper); call them on a copy to keep a reference model.
@@ -32,7 +30,6 @@ import shutil
 import torch
 from torch import nn
 
-from lolisr_lib import hostmem
 from lolisr_lib.errors import UserError
 from lolisr_lib.flow import InvConv1x1, set_weight_cache
 
@@ -95,7 +92,12 @@ def native_bf16(device: torch.device) -> bool:
     """Whether ``device`` computes in bf16 natively, so that bf16 autocast makes it faster, not slower."""
     device = torch.device(device)
     if device.type == "cuda":
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
+        if not torch.cuda.is_available():
+            return False
+        try:  # pre-Ampere GPUs only emulate bf16 (no bf16 tensor cores): not native
+            return torch.cuda.is_bf16_supported(including_emulation=False)
+        except TypeError:  # torch < 2.4 has no including_emulation and reports only native support
+            return torch.cuda.is_bf16_supported()
     if device.type == "cpu":
         # oneDNN runs bf16 convolutions and GEMMs on AVX-512 BF16 or AMX; without them it converts to float32
         # and back around every op. These probes are torch.cpu's own (private, hence the getattr).
@@ -111,18 +113,6 @@ def autocast(device: torch.device, enabled: bool = True):
     if enabled and native_bf16(device):
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
-
-
-@contextlib.contextmanager
-def fast_context(device: torch.device, *, bf16: bool = True, retain_memory: bool = True):
-    """The per-call part of fast mode: :func:`autocast` (when ``bf16``), and on CPU freed host memory kept for
-    reuse (when ``retain_memory``; :func:`lolisr_lib.hostmem.retain_freed_memory`)."""
-    device = torch.device(device)
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(autocast(device, bf16))
-        if retain_memory and device.type == "cpu":
-            stack.enter_context(hostmem.retain_freed_memory())
-        yield
 
 
 def compile_support(device: torch.device) -> tuple[bool, str]:

@@ -31,12 +31,12 @@ def test_quick_bench_exits_zero_and_writes_the_documented_entries(quick_result):
             "agreement_passed", "peak_tflops"} <= set(result)
     assert set(result["modes"]) == {"reference", "fast"}
     assert result["modes"]["reference"] == {"dtype": "float32", "channels_last": False, "weight_cache": False,
-                                            "compile": "not used (reference mode is eager)",
-                                            "retain_host_memory": False}
+                                            "compile": "not used (reference mode is eager)"}
     fast = result["modes"]["fast"]
     assert fast["channels_last"] and fast["weight_cache"]
     assert fast["dtype"] == ("bf16" if fastpath.native_bf16(torch.device("cpu")) else "float32")
-    assert fast["retain_host_memory"] == hostmem.supported()
+    assert result["environment"]["host_memory_kept"] == hostmem.supported()
+    assert not hostmem.is_kept()  # restored after the run
     assert result["modes"]["fast"]["compile"].startswith("not used")  # --compile auto stays off on CPU
     assert result["model"]["enhance_per_hr_pixel"] > 0 and result["model"]["training_step_per_hr_pixel"] > 0
 
@@ -124,11 +124,11 @@ def test_bad_options_are_user_errors(field, value):
 def test_fast_mode_levers_can_be_switched_off(tmp_path, flag, value):
     out = tmp_path / "off.json"
     assert main(["bench", "--preset", "tiny-x1", "--device", "cpu", "--quick", "--repeats", "1", flag, value, "--json", str(out)]) == 0
-    fast = json.loads(out.read_text())["modes"]["fast"]
+    result = json.loads(out.read_text())
     if flag == "--bf16":
-        assert fast["dtype"] == "float32"
+        assert result["modes"]["fast"]["dtype"] == "float32"
     else:
-        assert fast["retain_host_memory"] is False
+        assert result["environment"]["host_memory_kept"] is False
 
 
 def test_bench_without_preset_is_a_one_line_error(capsys):
@@ -159,5 +159,5 @@ def test_fast_mode_ablation_script_prints_every_variant():
     assert done.returncode == 0, done.stderr
     rows = [line for line in done.stdout.splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert rows[0].startswith("| reference |") and "1.00x" in rows[0]
-    expected = 2 + hostmem.supported() + fastpath.native_bf16(torch.device("cpu"))
+    expected = 2 + fastpath.native_bf16(torch.device("cpu"))
     assert len(rows) == expected, done.stdout

@@ -1,12 +1,11 @@
 """The fast path: channels-last end to end, the 1x1 weight cache switch, bf16 numerics."""
 
-import contextlib
 import copy
 
 import pytest
 import torch
 
-from lolisr_lib import fastpath, hostmem
+from lolisr_lib import fastpath
 from lolisr_lib.bench.modes import Mode, bench_model, image_agreement
 from lolisr_lib.config import preset
 from lolisr_lib.flow import ConditionalFlow, InvConv1x1, is_channels_last, set_weight_cache, squeeze, unsqueeze
@@ -101,23 +100,3 @@ def test_autocast_uses_bf16_on_a_cpu_only_where_it_is_native(monkeypatch):
         assert conv().dtype == torch.float32
     with fastpath.autocast(CPU, enabled=False):
         assert conv().dtype == torch.float32
-
-
-def test_fast_context_keeps_host_memory_only_on_cpu_and_restores_it(monkeypatch):
-    calls = []
-    monkeypatch.setattr(hostmem, "retain_freed_memory", lambda: _recording(calls))
-    with fastpath.fast_context(CPU, bf16=False):
-        assert calls == ["enter"]
-    assert calls == ["enter", "exit"]
-    with fastpath.fast_context(CPU, bf16=False, retain_memory=False):
-        pass
-    with fastpath.fast_context(torch.device("meta"), bf16=False):
-        pass
-    assert calls == ["enter", "exit"]
-
-
-@contextlib.contextmanager
-def _recording(calls):
-    calls.append("enter")
-    yield True
-    calls.append("exit")

@@ -3,8 +3,11 @@
 - **reference**: float32 (TF32 off on CUDA), eager, NCHW, the ``InvConv1x1`` cache off, so every call rebuilds
   ``W`` and ``W^-1``: the model as a first implementation would run it.
 - **fast**: :mod:`lolisr_lib.fastpath`: channels_last, cached 1x1 weights, bf16 autocast where the device has
-  native bf16 (CUDA; CPUs with AVX-512 BF16 or AMX), freed host memory kept for reuse on CPU, and
-  ``torch.compile`` where it pays (on by default on CUDA; on CPU only with ``--compile on``).
+  native bf16 (CUDA; CPUs with AVX-512 BF16 or AMX), and ``torch.compile`` where it pays (on by default on
+  CUDA; on CPU only with ``--compile on``).
+
+Keeping freed host memory (:mod:`lolisr_lib.hostmem`) is a process-wide setting, so it is not part of either
+mode: the bench switches it on for the whole run or not at all (``--host-memory``) and reports which.
 
 Without a checkpoint the model has random weights made to behave like a trained one: every parameter is
 perturbed (so the zero-initialised coupling networks do work and the agreement check means something) and
@@ -21,7 +24,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
-from lolisr_lib import fastpath, hostmem
+from lolisr_lib import fastpath
 from lolisr_lib.checks import perturb_parameters
 from lolisr_lib.config import Config
 from lolisr_lib.errors import UserError
@@ -47,7 +50,6 @@ class Mode:
     bf16: bool  # bf16 autocast (devices with native bf16 only)
     compile: bool  # torch.compile in use
     compile_note: str  # "used", or why not ("not used: ...", "failed, fell back to eager: ...")
-    retain_memory: bool = False  # CPU: glibc keeps freed memory for reuse during each call (lolisr_lib.hostmem)
 
     @property
     def dtype(self) -> str:
@@ -55,13 +57,13 @@ class Mode:
 
     def context(self, device: torch.device):
         """The numeric context of a call in this mode: bf16 autocast, or strict float32 (no TF32) on CUDA."""
-        if self.bf16 or self.retain_memory:
-            return fastpath.fast_context(device, bf16=self.bf16, retain_memory=self.retain_memory)
+        if self.bf16:
+            return fastpath.autocast(device)
         return _strict_float32() if device.type == "cuda" else contextlib.nullcontext()
 
     def describe(self) -> dict:
         return {"dtype": self.dtype, "channels_last": self.channels_last, "weight_cache": self.weight_cache,
-                "compile": self.compile_note, "retain_host_memory": self.retain_memory}
+                "compile": self.compile_note}
 
     def compile_failed(self, err: BaseException) -> Mode:
         first_line = (str(err).strip().splitlines() or [""])[0][:200]
@@ -79,23 +81,18 @@ def _strict_float32():
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
-def make_modes(device: torch.device, compile_policy: str, bf16_policy: str = "auto",
-               host_memory_policy: str = "auto") -> tuple[Mode, Mode]:
+def make_modes(device: torch.device, compile_policy: str, bf16_policy: str = "auto") -> tuple[Mode, Mode]:
     """The reference and fast modes on ``device``. ``compile_policy``: "auto", "on" or "off";
-    ``bf16_policy``: "auto" (bf16 where the device has it natively) or "off"; ``host_memory_policy``: "auto"
-    (keep freed memory on CPU where glibc allows it) or "off"."""
+    ``bf16_policy``: "auto" (bf16 where the device has it natively) or "off"."""
     if compile_policy not in ("auto", "on", "off"):
         raise UserError(f"--compile {compile_policy!r}: use auto, on or off")
     if bf16_policy not in ("auto", "off"):
         raise UserError(f"--bf16 {bf16_policy!r}: use auto or off")
-    if host_memory_policy not in ("auto", "off"):
-        raise UserError(f"--host-memory {host_memory_policy!r}: use auto or off")
     use, note = _compile_decision(device, compile_policy)
     reference = Mode("reference", channels_last=False, weight_cache=False, bf16=False, compile=False,
                      compile_note="not used (reference mode is eager)")
     fast = Mode("fast", channels_last=True, weight_cache=True, compile=use, compile_note=note,
-                bf16=bf16_policy == "auto" and fastpath.native_bf16(device),
-                retain_memory=host_memory_policy == "auto" and device.type == "cpu" and hostmem.supported())
+                bf16=bf16_policy == "auto" and fastpath.native_bf16(device))
     return reference, fast
 
 

@@ -54,8 +54,8 @@ def _header(result: dict) -> list[str]:
         f"{env['device']} ({env['device_name']}, threads: {env['threads']}), torch {env['torch']}, "
         f"{opts['repeats']} repetitions after {opts['warmup']} warm-up",
         f"fast mode: {fast['dtype']}, channels_last {fast['channels_last']}, 1x1 weights cached "
-        f"{fast['weight_cache']}, freed host memory kept {fast.get('retain_host_memory', False)}, "
-        f"compile {fast['compile']}",
+        f"{fast['weight_cache']}, compile {fast['compile']}",
+        f"freed host memory kept for reuse, both modes: {env.get('host_memory_kept', False)}",
         f"FLOPs per HR pixel: enhance {_num(model['enhance_per_hr_pixel'] / 1e3)} k, training step "
         f"{_num(model['training_step_per_hr_pixel'] / 1e3)} k; device peak (TFLOP/s): "
         f"reference {_num(result['peak_tflops']['reference'])}, fast {_num(result['peak_tflops']['fast'])}",

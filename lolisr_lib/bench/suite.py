@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 
 import torch
 
+from lolisr_lib import hostmem
 from lolisr_lib.bench.measure import count_flops, device_name, peak_tflops
 from lolisr_lib.bench.modes import Mode, bench_model, make_modes
 from lolisr_lib.bench.runs import inference_cases, measure_inference, measure_training
@@ -39,7 +40,7 @@ class BenchOptions:
     patch_size: int | None = None  # training HR patch side (default: the preset's)
     compile: str = "auto"  # torch.compile in fast mode: auto (CUDA only), on, off
     bf16: str = "auto"  # bf16 autocast in fast mode: auto (where the device has native bf16), off
-    host_memory: str = "auto"  # fast mode on CPU keeps freed memory for reuse: auto (glibc), off
+    host_memory: str = "auto"  # keep freed host memory for the whole run, both modes: auto (CPU with glibc), off
     threads: int | None = None  # torch CPU threads (default: torch's choice)
     seed: int = 0  # random weights and inputs
     quick: bool = False  # tiny sizes, batch 2, 1 warm-up and 2 repetitions: for CI
@@ -56,6 +57,8 @@ class BenchOptions:
                 raise UserError(f"--{name.replace('_', '-')} {value} must be a positive number")
         if not options.sizes or min(options.sizes) < 8:
             raise UserError(f"--sizes {options.sizes}: give LR sides of at least 8 pixels, e.g. 128,256,625")
+        if options.host_memory not in ("auto", "off"):
+            raise UserError(f"--host-memory {options.host_memory!r}: use auto or off")
         if options.tile is not None and options.tile % 8:
             raise UserError(f"--tile {options.tile} must be a multiple of 8 (LR pixels)")
         return options
@@ -70,23 +73,25 @@ def run_bench(options: BenchOptions, progress=print) -> dict:
     config, state_dict = _config_and_weights(options)
     batch, patch = _training_shape(options, config)
     base = bench_model(config, device, seed=options.seed, state_dict=state_dict)
-    reference, fast = make_modes(device, options.compile, options.bf16, options.host_memory)
+    reference, fast = make_modes(device, options.compile, options.bf16)
     modes = {"reference": reference, "fast": fast}
     flops = _flops(base, config, device, min(options.sizes), batch, patch)
     progress("FLOPs counted")
-    training, modes = measure_training(base, modes, config, device, batch=batch, patch=patch,
-                                       repeats=options.repeats, warmup=options.warmup, seed=options.seed,
-                                       flops_per_step=flops["training_step"])
-    progress("training measured")
-    cases = inference_cases(tuple(options.sizes), options.tile, base.pad_multiple)
-    inference, modes = measure_inference(base, modes, cases, device, repeats=options.repeats,
-                                         warmup=options.warmup, seed=options.seed,
-                                         flops_per_pixel=flops["enhance_per_hr_pixel"], progress=progress)
+    keep = options.host_memory == "auto" and device.type == "cpu"
+    with hostmem.freed_memory_kept(keep) as memory_kept:  # process-wide: both modes alike
+        training, modes = measure_training(base, modes, config, device, batch=batch, patch=patch,
+                                           repeats=options.repeats, warmup=options.warmup, seed=options.seed,
+                                           flops_per_step=flops["training_step"])
+        progress("training measured")
+        cases = inference_cases(tuple(options.sizes), options.tile, base.pad_multiple)
+        inference, modes = measure_inference(base, modes, cases, device, repeats=options.repeats,
+                                             warmup=options.warmup, seed=options.seed,
+                                             flops_per_pixel=flops["enhance_per_hr_pixel"], progress=progress)
     result = {
         "schema": SCHEMA,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "options": asdict(options),
-        "environment": _environment(device),
+        "environment": {**_environment(device), "host_memory_kept": memory_kept},
         "model": {"preset": config.name, "scale": config.model.scale, "parameters": _parameters(base),
                   **flops},
         "modes": {name: mode.describe() for name, mode in modes.items()},

@@ -46,7 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bf16", choices=("auto", "off"), default="auto",
                         help="bf16 autocast in fast mode: auto = where the device has native bf16 (default)")
     parser.add_argument("--host-memory", choices=("auto", "off"), default="auto",
-                        help="fast mode on CPU keeps freed memory for reuse: auto = with glibc (default)")
+                        help="keep freed host memory for reuse during the whole run, both modes (process-wide; "
+                             "lolisr_lib/hostmem.py): auto = on CPU with glibc (default)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and inputs")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, batch 2, 2 repetitions: for CI")

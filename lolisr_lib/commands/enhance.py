@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from lolisr_lib import fastpath
+from lolisr_lib import fastpath, hostmem
 from lolisr_lib.device import DEVICE_CHOICES
 from lolisr_lib.errors import UserError
 
@@ -121,11 +121,11 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args.checkpoint, map_location=device).to(device)
     options = _enhance_options(model, args)
     # fast mode (lolisr_lib/fastpath.py): channels_last and cached 1x1 weights change nothing but speed;
-    # bf16 (where native) rounds the networks' arithmetic; freed host memory is kept during the call
+    # bf16 (where native) rounds the networks' arithmetic; freed host memory is kept for reuse (hostmem.py)
     fastpath.prepare_for_inference(model)
     bf16 = args.bf16 == "auto" and fastpath.native_bf16(device)
     start = time.perf_counter()
-    with torch.no_grad(), fastpath.fast_context(device, bf16=bf16):
+    with torch.no_grad(), fastpath.autocast(device, bf16), hostmem.freed_memory_kept(device.type == "cpu"):
         out = model.enhance(lq[None].to(device, memory_format=torch.channels_last), **options)[0]  # (3, s*h, s*w)
     if device.type == "cuda":
         torch.cuda.synchronize(device)

@@ -15,6 +15,7 @@ import argparse
 import re
 import time
 
+from lolisr_lib import hostmem
 from lolisr_lib.baselines import CLASSICAL_BASELINES, make_baseline
 from lolisr_lib.device import DEVICE_CHOICES
 from lolisr_lib.errors import UserError
@@ -67,10 +68,13 @@ def run(args: argparse.Namespace) -> int:
         name = args.checkpoint
     root = args.data if args.data is not None else default_root()
     start = time.perf_counter()
-    result = evaluate(
-        model, root, args.split, args.scale, crop=args.crop, y_channel=args.y_channel, exposures=exposures,
-        limit=args.limit, device=device, lpips_weights=args.lpips_weights, out_csv=args.out,
-    )
+    # Scores are computed in plain float32 (no bf16, no layout change), so tables reproduce exactly; keeping
+    # freed host memory only changes where large tensors are allocated (lolisr_lib/hostmem.py).
+    with hostmem.freed_memory_kept(device.type == "cpu"):
+        result = evaluate(
+            model, root, args.split, args.scale, crop=args.crop, y_channel=args.y_channel, exposures=exposures,
+            limit=args.limit, device=device, lpips_weights=args.lpips_weights, out_csv=args.out,
+        )
     print(f"{name} on {root} ({args.split}, x{args.scale}), {time.perf_counter() - start:.1f} s")
     print(result.format())
     if args.out:
