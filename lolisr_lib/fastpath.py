@@ -89,7 +89,7 @@ def prepare_for_training(model: nn.Module, *, channels_last: bool = True, compil
 
 
 def native_bf16(device: torch.device) -> bool:
-    """Whether ``device`` computes in bf16 natively, so that bf16 autocast makes it faster, not slower."""
+    """Whether ``device`` computes bf16 natively: the condition for bf16 autocast in fast mode."""
     device = torch.device(device)
     if device.type == "cuda":
         if not torch.cuda.is_available():
@@ -99,8 +99,7 @@ def native_bf16(device: torch.device) -> bool:
         except TypeError:  # torch < 2.4 has no including_emulation and reports only native support
             return torch.cuda.is_bf16_supported()
     if device.type == "cpu":
-        # oneDNN runs bf16 convolutions and GEMMs on AVX-512 BF16 or AMX; without them it converts to float32
-        # and back around every op. These probes are torch.cpu's own (private, hence the getattr).
+        # oneDNN runs bf16 convolutions and GEMMs natively on AVX-512 BF16 or AMX; without them it emulates bf16. These probes are torch.cpu's own (private, hence the getattr).
         probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
         return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in probes)
     return False

@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help=f"{' | '.join(DEVICE_CHOICES)} | cuda:N (default auto)")
     parser.add_argument("--bf16", choices=("auto", "off"), default="auto",
                         help="bf16 autocast where the device computes bf16 natively (CUDA; CPUs with AVX-512 BF16 "
-                             "or AMX): about 1.8x faster on such a CPU, output within ~1e-3 of float32 "
+                             "or AMX): 1.5-1.8x faster on such a CPU, output within ~2e-3 of float32 "
                              "(benchmarks/README.md); off = float32 (default auto)")
 
 
