@@ -15,18 +15,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from lolisr_lib.encoder.features import EncoderFeatures
 from lolisr_lib.encoder.fusion import rescale
-from lolisr_lib.encoder.heads import (
-    CondHead,
-    CRHead,
-    check_features,
-    check_lq,
-    check_scale,
-    level_log2_factors,
-    per_level,
-)
-from lolisr_lib.errors import ConfigError
+from lolisr_lib.encoder.heads import ConditionEncoder, CondHead, CRHead, check_features, level_log2_factors
 
 
 class ResidualBlock(nn.Module):
@@ -44,7 +34,7 @@ class ResidualBlock(nn.Module):
         return x + self.body(x)
 
 
-class ResidualCNNEncoder(nn.Module):
+class ResidualCNNEncoder(ConditionEncoder):
     """``lq (B, 3, h, w)`` to ``(conds, cr_hat)`` with the same shapes as ``MPCTEncoder``.
 
     Arguments: ``channels`` trunk width (a multiple of 4 for the CR head's PixelShuffle), ``blocks`` residual
@@ -63,13 +53,8 @@ class ResidualCNNEncoder(nn.Module):
         use_cr: bool = True,
         use_noise: bool = True,
     ):
-        super().__init__()
-        self.scale = check_scale(scale)
-        self.cond_channels = per_level(cond_channels, "cond_channels")
-        for name, value in (("channels", channels), ("blocks", blocks)):
-            if not isinstance(value, int) or value < 1:
-                raise ConfigError(f"ResidualCNNEncoder {name}={value!r} must be a positive int")
-        self.features = EncoderFeatures(use_log=use_log, use_he=use_he, use_cr=use_cr, use_noise=use_noise)
+        super().__init__(scale, cond_channels, {"channels": channels, "blocks": blocks}, use_log=use_log,
+                         use_he=use_he, use_cr=use_cr, use_noise=use_noise)
         self.stem = nn.Conv2d(self.features.channels, channels, 3, padding=1)
         self.body = nn.Sequential(
             *(ResidualBlock(channels) for _ in range(blocks)), nn.Conv2d(channels, channels, 3, padding=1)
@@ -77,10 +62,6 @@ class ResidualCNNEncoder(nn.Module):
         self.to_levels = nn.ModuleList(rescale(channels, channels, f) for f in level_log2_factors(scale))
         self.cond_heads = nn.ModuleList(CondHead(channels, c) for c in self.cond_channels)
         self.cr_head = CRHead(channels)
-
-    def forward(self, lq: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
-        check_lq(lq)
-        return self.forward_features(self.features(lq))
 
     def forward_features(self, features: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
         """The same outputs from precomputed ``encoder_features(lq, ...)`` (B, F, h, w), e.g. one tile's crop."""

@@ -7,7 +7,7 @@ prior's mean at the predicted CR map (as LLFlow, Wang et al., AAAI 2022). Flow l
     level 1: (B, cond_1, H/2, W/2)    level 2: (B, cond_2, H/4, W/4)    level 3: (B, cond_3, H/8, W/8)
 
 and the CR map is ``(B, 3, H, W)`` in (0, 1). This module holds that contract (geometry, input check) and
-the two heads shared by the encoders.
+the parts shared by the encoders: the heads and the :class:`ConditionEncoder` base.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from lolisr_lib.encoder.blocks import LayerNorm2d, at_least_float32
+from lolisr_lib.encoder.features import EncoderFeatures
 from lolisr_lib.errors import ConfigError, UserError
 
 LEVELS = 3  # flow levels [paper]
@@ -71,6 +72,29 @@ def _check_size(x: torch.Tensor, what: str) -> None:
             f"encoder {what} size {h}x{w} is not a multiple of {MULTIPLE} in height and width; "
             f"reflect-pad lq first (the model does this for you) or crop it to a multiple of {MULTIPLE}"
         )
+
+
+class ConditionEncoder(nn.Module):
+    """What every encoder shares: the scale, one condition width per level, the input features, and
+    ``forward(lq) = forward_features(features(lq))``. A subclass builds its trunk after calling this
+    ``__init__`` and defines ``forward_features`` (which a tiled ``enhance`` calls on a crop of the features)."""
+
+    def __init__(self, scale: int, cond_channels: int | tuple[int, ...], sizes: dict[str, int], *, use_log: bool,
+                 use_he: bool, use_cr: bool, use_noise: bool):
+        super().__init__()
+        self.scale = check_scale(scale)
+        self.cond_channels = per_level(cond_channels, "cond_channels")
+        for name, value in sizes.items():  # e.g. channels, blocks: positive ints
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{type(self).__name__} {name}={value!r} must be a positive int")
+        self.features = EncoderFeatures(use_log=use_log, use_he=use_he, use_cr=use_cr, use_noise=use_noise)
+
+    def forward(self, lq: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        check_lq(lq)
+        return self.forward_features(self.features(lq))
+
+    def forward_features(self, features: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        raise NotImplementedError(f"{type(self).__name__} must define forward_features")
 
 
 class CondHead(nn.Module):

@@ -19,19 +19,16 @@ import torch
 from torch import nn
 
 from lolisr_lib.encoder.blocks import TransformerBlock
-from lolisr_lib.encoder.features import EncoderFeatures
 from lolisr_lib.encoder.fusion import CrossScaleFusion, downsample, rescale
 from lolisr_lib.encoder.heads import (
     LEVELS,
+    ConditionEncoder,
     CondHead,
     CRHead,
     check_features,
-    check_lq,
-    check_scale,
     level_log2_factors,
     per_level,
 )
-from lolisr_lib.errors import ConfigError
 
 
 class ParallelStage(nn.Module):
@@ -49,7 +46,7 @@ class ParallelStage(nn.Module):
         return self.fusion([branch(x) for branch, x in zip(self.branches, xs)])
 
 
-class MPCTEncoder(nn.Module):
+class MPCTEncoder(ConditionEncoder):
     """``lq (B, 3, h, w)`` to ``(conds, cr_hat)``: three conditions, level 1 first, and the CR map at HR.
 
     ``conds[l-1]`` is ``(B, cond_channels[l-1], H / 2^l, W / 2^l)`` with ``H = scale * h``; ``cr_hat`` is
@@ -77,14 +74,9 @@ class MPCTEncoder(nn.Module):
         use_cr: bool = True,
         use_noise: bool = True,
     ):
-        super().__init__()
-        self.scale = check_scale(scale)
-        self.cond_channels = per_level(cond_channels, "cond_channels")
-        for name, value in (("channels", channels), ("blocks", blocks), ("stages", stages)):
-            if not isinstance(value, int) or value < 1:
-                raise ConfigError(f"MPCTEncoder {name}={value!r} must be a positive int")
+        super().__init__(scale, cond_channels, {"channels": channels, "blocks": blocks, "stages": stages},
+                         use_log=use_log, use_he=use_he, use_cr=use_cr, use_noise=use_noise)
         widths = tuple(channels * 2**branch for branch in range(LEVELS))  # (C0, 2 C0, 4 C0), finest first
-        self.features = EncoderFeatures(use_log=use_log, use_he=use_he, use_cr=use_cr, use_noise=use_noise)
         self.stem = nn.Conv2d(self.features.channels, channels, 3, padding=1)
         self.to_finest = rescale(channels, channels, level_log2_factors(scale)[0])
         self.to_coarser = nn.ModuleList(downsample(widths[b], widths[b + 1], 1) for b in range(LEVELS - 1))
@@ -92,10 +84,6 @@ class MPCTEncoder(nn.Module):
         self.stages = nn.ModuleList(ParallelStage(widths, n_heads, blocks, ffn_expansion) for _ in range(stages))
         self.cond_heads = nn.ModuleList(CondHead(w, c) for w, c in zip(widths, self.cond_channels))
         self.cr_head = CRHead(channels)
-
-    def forward(self, lq: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
-        check_lq(lq)
-        return self.forward_features(self.features(lq))
 
     def forward_features(self, features: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
         """The same outputs from precomputed ``encoder_features(lq, ...)`` (B, F, h, w), e.g. one tile's crop

@@ -47,6 +47,14 @@ def image_grid(images, titles=None, *, cols=None, size=3.0, suptitle=None):
     return fig
 
 
+def show_panels(axes, panels, *, fontsize: int = 9) -> None:
+    """Draw ``(image, title)`` panels into ``axes``, one each: pixels as they are, a title, no axis frame."""
+    for ax, (img, title) in zip(axes, panels):
+        ax.imshow(img, interpolation="nearest")
+        ax.set_title(title, fontsize=fontsize)
+        ax.axis("off")
+
+
 def save_figure(fig, out_dir, name: str) -> Path | None:
     """Save ``fig`` as ``out_dir/name.png`` (out_dir None: do nothing); returns the path."""
     if out_dir is None:

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from lolisr_lib.encoder.features import LOG_FLOOR
-from lolisr_lib.viz import to_image
+from lolisr_lib.viz import show_panels, to_image
 
 CR_DISPLAY_GAIN = 1.5  # a CR map is shown multiplied by this: grey (1/3 each) becomes mid-grey (0.5)
 
@@ -54,10 +54,7 @@ def render_input_features(lq, features, size: float = 2.4):
         (np.clip(views[3] / noise_scale, 0, 1), f"4. noise map (/{noise_scale:.3f})"),
     ]
     fig, axes = plt.subplots(1, len(panels), figsize=(size * len(panels), size + 0.4))
-    for ax, (img, title) in zip(axes, panels):
-        ax.imshow(img, interpolation="nearest")
-        ax.set_title(title, fontsize=9)
-        ax.axis("off")
+    show_panels(axes, panels)
     fig.tight_layout()
     return fig
 

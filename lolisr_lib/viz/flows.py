@@ -117,7 +117,6 @@ def plot_flow_fit(data, densities: dict, samples, *, extent=DEFAULT_EXTENT):
 
     n = len(densities) + 2
     fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 2.9))
-    x0, x1, y0, y1 = extent
     data = _numpy(data)
     sns.kdeplot(x=data[:, 0], y=data[:, 1], fill=True, cmap="magma", levels=12, thresh=0.02, ax=axes[0])
     axes[0].set_title(f"data: seaborn KDE of {len(data)} points", fontsize=10)
@@ -127,13 +126,19 @@ def plot_flow_fit(data, densities: dict, samples, *, extent=DEFAULT_EXTENT):
     axes[-1].scatter(draws[:, 0], draws[:, 1], s=2, alpha=0.4, color="C0")
     axes[-1].set_title(f"{len(draws)} samples x = f^-1(z)", fontsize=10)
     for ax in axes:
-        ax.set_xlim(x0, x1)
-        ax.set_ylim(y0, y1)
-        ax.set_aspect("equal")
-        ax.set_xticks([])
-        ax.set_yticks([])
+        _plane_axes(ax, extent)
     fig.tight_layout()
     return fig
+
+
+def _plane_axes(ax, extent) -> None:
+    """Show the plane's ``(x0, x1, y0, y1)`` window at equal scale, without ticks."""
+    x0, x1, y0, y1 = extent
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
 
 
 def plot_nll_curve(history, references: dict | None = None, *, window: int = 20):
@@ -157,7 +162,6 @@ def plot_samples_grid(samples: dict, data=None, *, extent=DEFAULT_EXTENT):
     """One scatter panel per entry of ``samples`` (title -> ``(N, 2)`` points), data faint behind."""
     n = len(samples)
     fig, axes = plt.subplots(1, n, figsize=(3.0 * n, 2.6), squeeze=False)
-    x0, x1, y0, y1 = extent
     for ax, (title, points) in zip(axes[0], samples.items()):
         if data is not None:
             background = _numpy(data)
@@ -165,11 +169,7 @@ def plot_samples_grid(samples: dict, data=None, *, extent=DEFAULT_EXTENT):
         points = _numpy(points)
         ax.scatter(points[:, 0], points[:, 1], s=2, alpha=0.5, color="C0")
         ax.set_title(str(title), fontsize=10)
-        ax.set_xlim(x0, x1)
-        ax.set_ylim(y0, y1)
-        ax.set_aspect("equal")
-        ax.set_xticks([])
-        ax.set_yticks([])
+        _plane_axes(ax, extent)
     fig.tight_layout()
     return fig
 

@@ -12,7 +12,7 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 
-from lolisr_lib.viz import to_image
+from lolisr_lib.viz import show_panels, to_image
 
 
 def render_parameter_counts(counts: dict):
@@ -106,10 +106,7 @@ def render_enhancement(lq, pred, gt, scores: dict, size: float = 3.2):
         (gt_img, f"target gt {gt_img.shape[0]}x{gt_img.shape[1]}"),
     ]
     fig, axes = plt.subplots(1, 3, figsize=(3 * size, size + 0.5))
-    for ax, (img, title) in zip(axes, panels):
-        ax.imshow(img, interpolation="nearest")
-        ax.set_title(title, fontsize=9)
-        ax.axis("off")
+    show_panels(axes, panels)
     fig.tight_layout()
     return fig
 

@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.patches import Patch
 
 from lolisr_lib.metrics import psnr
-from lolisr_lib.viz import to_image
+from lolisr_lib.viz import show_panels, to_image
 
 DISPLAY_MEAN = 0.35  # a dark input is shown multiplied so that its mean reaches this (its title says by how much)
 KIND_COLOURS = {"measured": "C1", "reported": "C0"}
@@ -108,10 +108,7 @@ def render_method_grid(examples, names=None, rows=None, size: float = 1.6):
         panels += [(to_image(examples.outputs[m][r]), f"{m}\n{psnr(examples.outputs[m][r], examples.gt[r]):.2f} dB")
                    for m in names]
         panels.append((to_image(examples.gt[r]), "target (NLHR)"))
-        for ax, (img, title) in zip(line, panels):
-            ax.imshow(img, interpolation="nearest")
-            ax.set_title(title, fontsize=7)
-            ax.axis("off")
+        show_panels(line, panels, fontsize=7)
     fig.tight_layout()
     return fig
 
