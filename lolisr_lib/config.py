@@ -79,6 +79,10 @@ class TrainConfig:
     num_workers: int = 4  # DataLoader workers (notebooks use 0)
     seed: int = 0  # seeds model init, data order, crops and the CR-prior coin
     val_crop: int = 0  # centre-crop Val images to this HR side before scoring (0 = full size; e.g. 256 on CPU)
+    data: str = "dataset"  # "dataset": crops of the data root's Train split; "simulated": lolisr_lib.data.simulated
+    sim_items: int = 4096  # simulated pairs per epoch (train.data = "simulated")
+    sim_scene_size: int = 256  # HR side of each simulated scene; crops are cut from it (HE on the whole scene)
+    sim_jitter: float = 1.0  # spread of the simulated cameras around the calibrated one (0: no augmentation)
     max_skipped_in_a_row: int = 50  # abort when this many consecutive steps had a NaN/Inf loss or gradient (0 = never)
 
 
@@ -121,12 +125,37 @@ def _tiny(scale: int) -> Config:
     return Config(name=f"tiny-x{scale}", model=model, train=train)
 
 
-PRESETS = {f"{kind}-x{s}": (lambda s=s, kind=kind: (_paper if kind == "paper" else _tiny)(s))
-           for kind in ("paper", "tiny") for s in (1, 2, 4)}
+def _small(scale: int) -> Config:
+    """The shipped models' preset (data/pretrained/README.md): the tiny architecture a little wider, trained
+    for about an hour on one CPU thread, on simulated pairs drawn afresh for every item."""
+    model = ModelConfig(
+        scale=scale,
+        encoder=EncoderConfig(channels=24, blocks=1, stages=2, heads=(1, 2, 2)),
+        flow=FlowConfig(levels=3, steps=4, hidden=48, cond_channels=48),
+    )
+    train = TrainConfig(
+        steps=3500,
+        batch_size=8,
+        patch_size=96,
+        warmup_steps=200,
+        decay_at=(0.6, 0.8, 0.9),
+        val_every=250,
+        val_images=20,
+        checkpoint_every=250,
+        log_every=10,
+        num_workers=0,
+        data="simulated",
+        sim_items=8192,
+    )
+    return Config(name=f"small-x{scale}", model=model, train=train)
+
+
+_KINDS = {"paper": _paper, "tiny": _tiny, "small": _small}
+PRESETS = {f"{kind}-x{s}": (lambda s=s, kind=kind: _KINDS[kind](s)) for kind in _KINDS for s in (1, 2, 4)}
 
 
 def preset(name: str) -> Config:
-    """The named preset: ``paper-x1|2|4`` or ``tiny-x1|2|4``."""
+    """The named preset: ``paper-x1|2|4``, ``small-x1|2|4`` or ``tiny-x1|2|4``."""
     if name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(sorted(PRESETS))}")
     return PRESETS[name]()

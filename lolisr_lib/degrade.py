@@ -9,7 +9,8 @@ imitates that capture so that the notebooks can show each step on its own and th
 2. Optical blur (:func:`optical_blur`): the lens's point-spread function, a Gaussian of ``sigma`` HR pixels.
 3. Downsampling (:func:`area_downsample`): each LR sensor pixel integrates the light of ``scale x scale`` HR
    pixels, so the box (area) average in linear light is the physical model.
-4. Exposure (:func:`expose`): a shorter exposure collects ``2**ev`` of the light (EV <= 0 is darker).
+4. Exposure (:func:`expose`): a shorter exposure collects ``2**ev`` of the light (EV <= 0 is darker), times a
+   per-channel gain (the dark frame's colour differs from the target's: a different white balance).
 5. Photon shot noise (:func:`shot_noise`): light arrives as photons, so the photo-electron count is Poisson
    with mean ``light * full_well``; its relative error ``1 / sqrt(count)`` grows as the light falls.
 6. Read noise (:func:`read_noise`): the readout electronics add Gaussian noise of fixed size in electrons,
@@ -17,30 +18,55 @@ imitates that capture so that the notebooks can show each step on its own and th
 7. ISO gain (:func:`iso_amplify`): analog gain turns electrons into digital numbers (DN, white level = 1), so
    a higher ISO amplifies signal and read noise alike.
 8. Clipping at the white level (:func:`clip_white`): the ADC saturates at 1 and cannot go below 0.
-9. Camera response (:func:`camera_response`): the standard sRGB curve (IEC 61966-2-1) after a black point
-   ``black_point`` (the toe of a camera's rendering: values below it become black, which hides the deepest
-   shadow noise and makes dark frames darker than plain sRGB predicts).
-10. 8-bit quantisation (:func:`quantize_8bit`): round to the nearest of 256 levels.
+9. Tone curve (:func:`tone_curve`): ``dn ** tone_gamma``, the camera's rendering of an under-exposed frame.
+10. Camera response (:func:`camera_response`): subtract the black point (negative: a small pedestal of
+    flare and black-level offset that lifts the deepest shadows), then the standard sRGB curve.
+11. 8-bit quantisation (:func:`quantize_8bit`): round to the nearest of 256 levels.
 
 :func:`degrade` composes them; :func:`downscale_target` makes the clean x2 / x1 targets (steps 1, 3 and back).
 
-Calibration against RELLISUR (real LLLR means: about 20 at -3 EV down to about 3 at -5 EV, for targets of
-mean about 90 to 110). Plain sRGB cannot reach that: a normally exposed photo shifted to -3 EV keeps a mean
-of about 37, and the ratio between -3 and -5 EV (about 7 in RELLISUR) needs a toe in the curve. Two knobs
-were fitted to those means: ``iso_gain = 0.58`` (the dark frames come out about 0.8 EV darker than a plain
-exposure shift of their targets; camera metering's highlight headroom and the targets' brighter rendering
-are the likely causes) and ``black_point = 0.006`` (the toe). The noise (``full_well = 5000`` electrons,
-``read_noise = 4`` electrons per LR pixel) was chosen so that brightened -5 EV frames are visibly grainy, as
-RELLISUR's are. Measured with the defaults (seed 0, scale 4) on the normally exposed colour photographs that
-scikit-image ships (astronaut, chelsea, coffee, motorcycle_left cropped to multiples of 4; clean means 114.6,
-115.2, 98.6 and 107.8, 109.1 on average), the mean output pixel value (0..255) per EV:
+Calibration on real captures (``lolisr_lib.calibration``; docs/simulator.md). Two real RELLISUR Test pairs
+(00018 at -3.0 EV, 00736 at -5.0 EV) were matched by degrading each x2 target to its input's EV and fitting
+the camera to the real capture (Nelder-Mead on the mean, the black-pixel fraction, the oracle-gain PSNR and
+the code-value histograms). What the fit found:
 
-=====  =====  =====  =====  =====  =====  =====  =====
-EV      -2.0   -2.5   -3.0   -3.5   -4.0   -4.5   -5.0
-mean    36.3   28.2   21.2   15.2   10.2    6.1    3.0
-=====  =====  =====  =====  =====  =====  =====  =====
+- no extra gain beyond the nominal ``2**ev`` (``iso_gain = 1``), but a tone curve steeper than linear
+  (``tone_gamma`` 1.29 at -3 EV, 1.40 at -5 EV): the real dark frames are darker than a plain exposure shift
+  mostly in their shadows and mid-tones, as a camera's toe does, yet without crushing them to black;
+- a tiny pedestal instead of a toe (``black_point`` -0.0015 at -3 EV, -0.00005 at -5 EV): real captures keep
+  their shadows (0 % and 7 % black pixels), where the previous toe made 50-75 % of the pixels black;
+- a colour shift: red 0.90 / 0.47 and blue 1.10 / 1.11 of green, relative to the target (the dark frames
+  are bluer, more so the darker they are);
+- noise of ``full_well = 2000`` electrons and ``read_noise = 4`` electrons per LR pixel.
 
-``tests/test_degrade.py`` re-measures the -3 and -5 EV figures and checks them against RELLISUR.
+Fields given as a pair hold their values at :data:`CALIBRATION_EVS` (-3 and -5 EV); :meth:`DegradeParams.at`
+interpolates linearly in EV between them and holds the end values outside (the two pairs say nothing beyond
+them). A plain float is the same at every EV. Measured against the real captures (seed 0; re-measured by
+``tests/test_calibration.py``):
+
+=========  ==============  ===============  =====================
+pair       mean (0..255)   black pixels     oracle-gain PSNR (x2)
+=========  ==============  ===============  =====================
+00018 -3   real 19.5       real 0.0 %       real 24.1 dB
+           sim 19.4        sim 0.0 %        sim 24.5 dB
+00736 -5   real 3.26       real 7.4 %       real 15.8 dB
+           sim 3.23        sim 8.6 %        sim 15.3 dB
+=========  ==============  ===============  =====================
+
+With the defaults (seed 0, scale 4) on the normally exposed colour photographs that scikit-image ships
+(astronaut, chelsea, coffee, motorcycle_left cropped to multiples of 4; clean means 109.1 on average), the
+mean output code value and the percentage of black pixels per EV:
+
+=======  =====  =====  =====  =====  =====  =====  =====
+EV        -2.0   -2.5   -3.0   -3.5   -4.0   -4.5   -5.0
+mean      39.1   31.3   25.0   17.5   11.4    6.5    3.0
+black %    0.0    0.0    0.0    0.0    0.0    0.0    6.8
+=======  =====  =====  =====  =====  =====  =====  =====
+
+(The previous, uncalibrated simulator had a black-point toe: 21.2 at -3 EV, but 28 to 60 % black pixels.)
+
+:meth:`DegradeParams.jittered` draws cameras around the calibrated one, for training that does not overfit
+one simulated camera (degradation augmentation).
 """
 
 from __future__ import annotations
@@ -54,15 +80,89 @@ from lolisr_lib.color import linear_to_srgb, quantize_8bit, srgb_to_linear  # qu
 from lolisr_lib.errors import UserError
 
 
+CALIBRATION_EVS = (-3.0, -5.0)  # the exposures of the two real pairs the per-EV fields were fitted on
+PerEV = float | tuple[float, float]  # one value at every EV, or the values at CALIBRATION_EVS
+
+
+def value_at(value: PerEV, ev: float) -> float:
+    """A per-EV field at exposure ``ev``: linear in EV between the calibration EVs, held constant outside."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    (ev_a, ev_b), (at_a, at_b) = CALIBRATION_EVS, value
+    t = min(max((ev - ev_a) / (ev_b - ev_a), 0.0), 1.0)
+    return float(at_a + t * (at_b - at_a))
+
+
+@dataclass(frozen=True)
+class Camera:
+    """The camera of one capture: every field of :class:`DegradeParams` resolved at one EV."""
+
+    blur_sigma: float
+    full_well: float
+    read_noise: float
+    iso_gain: float
+    tone_gamma: float
+    black_point: float
+    channel_gain: tuple[float, float, float]  # (red, green, blue) light collected relative to the target
+
+
 @dataclass(frozen=True)
 class DegradeParams:
-    """Camera and optics of the simulated low-light, low-resolution capture (defaults: RELLISUR-like)."""
+    """Camera and optics of the simulated low-light, low-resolution capture (defaults: calibrated on RELLISUR).
+
+    A field that is a pair holds its values at -3 and -5 EV (:data:`CALIBRATION_EVS`); see :meth:`at`.
+    """
 
     blur_sigma: float = 1.0  # std of the Gaussian lens PSF in HR pixels; 0 disables the blur
-    full_well: float = 5000.0  # photo-electrons that fill an LR pixel to the white level at iso_gain 1
+    full_well: float = 2000.0  # photo-electrons that fill an LR pixel to the white level at iso_gain 1
     read_noise: float = 4.0  # std of the readout noise in electrons (Gaussian, signal independent)
-    iso_gain: float = 0.58  # analog gain, DN per electron relative to 1 / full_well; see the calibration above
-    black_point: float = 0.006  # fraction of white mapped to black by the camera's rendering (the curve's toe)
+    iso_gain: float = 1.0  # analog gain, DN per electron relative to 1 / full_well
+    tone_gamma: PerEV = (1.29, 1.40)  # the rendering curve dn ** gamma of a dark frame (1: linear)
+    black_point: PerEV = (-0.0015, -0.00005)  # subtracted before the sRGB curve; < 0 is a pedestal (lift)
+    red_gain: PerEV = (0.90, 0.47)  # red light collected relative to green, dark frame against target
+    blue_gain: PerEV = (1.10, 1.107)  # blue light collected relative to green
+
+    def at(self, ev: float) -> Camera:
+        """Every field resolved at exposure ``ev`` (pairs interpolated, see :func:`value_at`)."""
+        return Camera(
+            blur_sigma=self.blur_sigma,
+            full_well=self.full_well,
+            read_noise=self.read_noise,
+            iso_gain=self.iso_gain,
+            tone_gamma=value_at(self.tone_gamma, ev),
+            black_point=value_at(self.black_point, ev),
+            channel_gain=(value_at(self.red_gain, ev), 1.0, value_at(self.blue_gain, ev)),
+        )
+
+    def jittered(self, rng: np.random.Generator, amount: float = 1.0) -> DegradeParams:
+        """A camera drawn around this one (degradation augmentation): noise, gain, curve, colour, blur.
+
+        ``amount`` scales every spread (0 returns these params). Spreads: full well and read noise by a
+        factor up to 2 either way, ISO gain by 2**U(-0.5, 0.5), tone gamma +-0.15, black point +-0.001,
+        red and blue gains by 2**U(-0.5, 0.5), blur sigma U(0.5, 1.5) times.
+        """
+        if amount == 0:
+            return self
+
+        def factor(spread_log2: float) -> float:
+            return float(2.0 ** rng.uniform(-spread_log2 * amount, spread_log2 * amount))
+
+        def shift(value: PerEV, spread: float, scale: float = 1.0) -> PerEV:
+            delta = rng.uniform(-spread * amount, spread * amount)
+            if isinstance(value, (int, float)):
+                return value * scale + delta
+            return (value[0] * scale + delta, value[1] * scale + delta)
+
+        return DegradeParams(
+            blur_sigma=self.blur_sigma * float(rng.uniform(1 - 0.5 * amount, 1 + 0.5 * amount)),
+            full_well=self.full_well * factor(1.0),
+            read_noise=self.read_noise * factor(1.0),
+            iso_gain=self.iso_gain * factor(0.5),
+            tone_gamma=shift(self.tone_gamma, 0.15),
+            black_point=shift(self.black_point, 0.001),
+            red_gain=shift(self.red_gain, 0.0, factor(0.5)),
+            blue_gain=shift(self.blue_gain, 0.0, factor(0.5)),
+        )
 
 
 def _check_image(img: np.ndarray, name: str) -> None:
@@ -96,9 +196,10 @@ def area_downsample(linear: np.ndarray, scale: int) -> np.ndarray:
     return blocks.mean(axis=(1, 3))  # (h, w, 3)
 
 
-def expose(linear: np.ndarray, ev: float) -> np.ndarray:
-    """Scale the light by ``2**ev``: an exposure ``ev`` stops from normal (negative is darker)."""
-    return linear * 2.0**ev
+def expose(linear: np.ndarray, ev: float, channel_gain=(1.0, 1.0, 1.0)) -> np.ndarray:
+    """Scale the light by ``2**ev`` (an exposure ``ev`` stops from normal; negative is darker) and each
+    channel by its gain (the capture's colour relative to the target's)."""
+    return linear * (2.0**ev * np.asarray(channel_gain, dtype=np.float64))
 
 
 def shot_noise(linear: np.ndarray, full_well: float, rng: np.random.Generator) -> np.ndarray:
@@ -121,8 +222,15 @@ def clip_white(dn: np.ndarray) -> np.ndarray:
     return np.clip(dn, 0.0, 1.0)
 
 
+def tone_curve(dn: np.ndarray, gamma: float) -> np.ndarray:
+    """The rendering curve ``dn ** gamma`` on DN in [0, 1] (gamma > 1 darkens shadows more than highlights)."""
+    return dn if gamma == 1.0 else np.power(dn, gamma)
+
+
 def camera_response(dn: np.ndarray, black_point: float) -> np.ndarray:
-    """Render linear DN as sRGB in [0, 1]: subtract the black point, rescale to [0, 1], apply the sRGB curve."""
+    """Render linear DN as sRGB in [0, 1]: subtract the black point, rescale to [0, 1], apply the sRGB curve.
+
+    A negative black point is a pedestal: black reads ``-black_point`` of white, the shadows are lifted."""
     return linear_to_srgb(np.clip((dn - black_point) / (1.0 - black_point), 0.0, 1.0))
 
 
@@ -151,10 +259,12 @@ def degrade(
     if not np.isfinite(ev) or ev > 0:
         raise UserError(f"ev must be a finite exposure <= 0 (e.g. -3.0 for three stops darker); got {ev!r}")
     rng = np.random.default_rng(seed)
-    linear = area_downsample(optical_blur(to_linear(hr), params.blur_sigma), scale)
-    electrons = read_noise(shot_noise(expose(linear, ev), params.full_well, rng), params.read_noise, rng)
-    dn = clip_white(iso_amplify(electrons, params.iso_gain, params.full_well))
-    return quantize_8bit(camera_response(dn, params.black_point))
+    cam = params.at(ev)
+    linear = area_downsample(optical_blur(to_linear(hr), cam.blur_sigma), scale)
+    light = expose(linear, ev, cam.channel_gain)
+    electrons = read_noise(shot_noise(light, cam.full_well, rng), cam.read_noise, rng)
+    dn = clip_white(iso_amplify(electrons, cam.iso_gain, cam.full_well))
+    return quantize_8bit(camera_response(tone_curve(dn, cam.tone_gamma), cam.black_point))
 
 
 def downscale_target(gt: np.ndarray, factor: int) -> np.ndarray:

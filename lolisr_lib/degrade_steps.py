@@ -25,6 +25,7 @@ from lolisr_lib.degrade import (
     read_noise,
     shot_noise,
     to_linear,
+    tone_curve,
 )
 from lolisr_lib.errors import UserError
 
@@ -54,19 +55,24 @@ def degrade_steps(
     if not np.isfinite(ev) or ev > 0:
         raise UserError(f"ev must be a finite exposure <= 0 (e.g. -3.0 for three stops darker); got {ev!r}")
     rng = np.random.default_rng(seed)
+    cam = params.at(ev)
     white_in = 255.0 if hr.dtype == np.uint8 else 1.0
     steps = [Step("sRGB photograph", hr, white_in, False)]
     steps.append(Step("linear light", to_linear(hr), 1.0, True))
-    steps.append(Step(f"lens blur (sigma {params.blur_sigma:g} px)", optical_blur(steps[-1].image, params.blur_sigma),
+    steps.append(Step(f"lens blur (sigma {cam.blur_sigma:g} px)", optical_blur(steps[-1].image, cam.blur_sigma),
                       1.0, True))
     steps.append(Step(f"sensor sampling (area / {scale})", area_downsample(steps[-1].image, scale), 1.0, True))
-    steps.append(Step(f"exposure 2^{ev:g}", expose(steps[-1].image, ev), 1.0, True))
-    well = params.full_well
+    gains = "/".join(f"{g:.2f}" for g in cam.channel_gain)
+    steps.append(Step(f"exposure 2^{ev:g}, RGB gains {gains}", expose(steps[-1].image, ev, cam.channel_gain),
+                      1.0, True))
+    well = cam.full_well
     steps.append(Step("photon shot noise (e-)", shot_noise(steps[-1].image, well, rng), well, True))
-    steps.append(Step(f"read noise ({params.read_noise:g} e-)", read_noise(steps[-1].image, params.read_noise, rng),
+    steps.append(Step(f"read noise ({cam.read_noise:g} e-)", read_noise(steps[-1].image, cam.read_noise, rng),
                       well, True))
-    steps.append(Step(f"ISO gain {params.iso_gain:g}", iso_amplify(steps[-1].image, params.iso_gain, well), 1.0, True))
+    steps.append(Step(f"ISO gain {cam.iso_gain:g}", iso_amplify(steps[-1].image, cam.iso_gain, well), 1.0, True))
     steps.append(Step("clip to [0, white]", clip_white(steps[-1].image), 1.0, True))
-    steps.append(Step("camera response (sRGB)", camera_response(steps[-1].image, params.black_point), 1.0, False))
+    steps.append(Step(f"tone curve (gamma {cam.tone_gamma:.2f})", tone_curve(steps[-1].image, cam.tone_gamma), 1.0,
+                      True))
+    steps.append(Step("camera response (sRGB)", camera_response(steps[-1].image, cam.black_point), 1.0, False))
     steps.append(Step("8-bit quantisation", quantize_8bit(steps[-1].image), 255.0, False))
     return steps

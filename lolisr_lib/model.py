@@ -118,16 +118,20 @@ class LoLiSRFlow(nn.Module):
         return self.prior_proj(mean) if self.prior_proj is not None else mean
 
     # ----------------------------------------------------------------------------------------------- training
-    def forward(self, lq: torch.Tensor, gt: torch.Tensor, generator: torch.Generator | None = None) -> dict:
+    def forward(self, lq: torch.Tensor, gt: torch.Tensor, generator: torch.Generator | None = None,
+                lq_he: torch.Tensor | None = None) -> dict:
         """Loss terms for a batch: ``loss = nll + gamma * l1`` plus ``bpd``, the log-likelihood terms and ``sr``.
 
         ``nll``: bits per HR pixel position (LLFlow's normalisation); ``bpd``: bits per dimension with the
-        dequantisation constant, comparable across papers and image sizes.
+        dequantisation constant, comparable across papers and image sizes. ``lq_he``: the histogram
+        equalisation of each crop's *whole* input image, cropped with it (the datasets provide it), so that
+        training sees the same encoder input as inference on whole images.
         """
         m = self.config.model
         lq_p, size = self._pad(lq)
         gt_p = self._pad_gt(gt, lq_p, size)
-        conds, cr_hat = self.encoder(lq_p)
+        he_p = self._pad(lq_he)[0] if lq_he is not None else None
+        conds, cr_hat = self.encoder(lq_p, he_p)
         x = dequantize(gt_p, generator=generator) if (self.training and m.dequantize) else gt_p
         latents, logdet, split_log_prob = self.flow(x, conds)
         cr_prior = cr_hat

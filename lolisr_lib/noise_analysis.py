@@ -39,6 +39,7 @@ from lolisr_lib.degrade import (
     read_noise,
     shot_noise,
     to_linear,
+    tone_curve,
 )
 from lolisr_lib.errors import UserError
 
@@ -99,22 +100,27 @@ def simulate_noise_free(hr: np.ndarray, scale: int, ev: float, params: DegradePa
     same. ``degrade(...) - simulate_noise_free(...)`` is the noise of one capture (plus rounding).
     """
     _check_capture(hr, scale)
-    linear = area_downsample(optical_blur(to_linear(hr), params.blur_sigma), scale)
-    electrons = expose(linear, ev) * params.full_well
-    dn = clip_white(iso_amplify(electrons, params.iso_gain, params.full_well))
-    return quantize_8bit(camera_response(dn, params.black_point))
+    cam = params.at(ev)
+    linear = area_downsample(optical_blur(to_linear(hr), cam.blur_sigma), scale)
+    electrons = expose(linear, ev, cam.channel_gain) * cam.full_well
+    dn = clip_white(iso_amplify(electrons, cam.iso_gain, cam.full_well))
+    return quantize_8bit(camera_response(tone_curve(dn, cam.tone_gamma), cam.black_point))
 
 
 def ideal_brighten(lq: np.ndarray, ev: float, params: DegradeParams = DegradeParams()) -> np.ndarray:
     """Undo the camera exactly: the best brightening that knows ``ev`` and ``params`` and does no denoising.
 
-    Decode sRGB, undo the black point, divide by the ISO gain and the exposure ``2**ev``, encode sRGB again.
-    ``lq``: uint8 (or float in [0, 1]) ``(h, w, 3)``; returns float64 sRGB in [0, 1], same shape. Code 0 stays
-    0: the shadows the camera's toe crushed to black are lost, and no brightening can bring them back.
+    Decode sRGB, undo the black point and the tone curve, divide by the ISO gain, the channel gains and the
+    exposure ``2**ev``, encode sRGB again. ``lq``: uint8 (or float in [0, 1]) ``(h, w, 3)``; returns float64
+    sRGB in [0, 1], same shape. Code 0 stays 0: shadows clipped to black are lost, and no brightening can
+    bring them back.
     """
+    cam = params.at(ev)
     linear = to_linear(lq)
-    dn = np.where(linear > 0, params.black_point + linear * (1.0 - params.black_point), 0.0)
-    return linear_to_srgb(np.clip(dn / (params.iso_gain * 2.0**ev), 0.0, 1.0))
+    toned = np.where(linear > 0, np.clip(cam.black_point + linear * (1.0 - cam.black_point), 0.0, 1.0), 0.0)
+    dn = toned ** (1.0 / cam.tone_gamma)
+    gain = cam.iso_gain * 2.0**ev * np.asarray(cam.channel_gain)
+    return linear_to_srgb(np.clip(dn / gain, 0.0, 1.0))
 
 
 def _codes(img: np.ndarray) -> np.ndarray:

@@ -169,3 +169,14 @@ def test_tiled_enhance_matches_untiled():
     assert tiled.shape == whole.shape
     # tiles see zero padding at their inner borders, which the blend ramps down but not away
     assert (tiled - whole).abs().max() < 0.02 and (tiled - whole).abs().mean() < 1e-3
+
+
+def test_oracle_gain_reads_the_target_mean_and_refuses_to_run_without_it():
+    oracle = make_baseline("oracle-gain", 2)
+    lq = dark((1, 3, 8, 8), level=0.05)
+    gt = torch.full((1, 3, 16, 16), 0.5)
+    out = oracle.enhance(lq, target=gt)
+    assert out.shape == gt.shape
+    assert abs(float(out.mean()) - 0.5) < 0.1
+    with pytest.raises(UserError, match="ground truth"):
+        oracle.enhance(lq)

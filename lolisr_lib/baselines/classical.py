@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lolisr_lib.color import equalize_hist
+from lolisr_lib.color import equalize_hist, linear_to_srgb, srgb_to_linear
 from lolisr_lib.config import Config, ModelConfig
 from lolisr_lib.errors import UserError
 
@@ -134,14 +134,39 @@ class GammaBicubicBaseline(ClassicalBaseline):
         return lq.pow(gamma[:, None, None, None])  # (B, 3, h, w)
 
 
+class OracleGainBaseline(ClassicalBaseline):
+    """A reference, not a method: one gain in linear light per image, chosen so that the linear mean equals
+    the *target's*, then bicubic. It reads the ground truth's mean (``enhance(lq, target=gt)``), so it shows
+    what perfect global brightening alone recovers: a learned model should beat it by restoring more than
+    the brightness (denoising, colour, detail)."""
+
+    name = "oracle-gain"
+    reads_target = True  # evaluate passes the ground truth
+
+    @torch.no_grad()
+    def enhance(self, lq: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:
+        if target is None:
+            raise UserError("oracle-gain needs the ground truth: enhance(lq, target=gt); it is a reference only")
+        batch, single = as_batch(lq)
+        gt = target[None] if single else target
+        linear = srgb_to_linear(batch.clamp(0, 1).double())
+        gain = srgb_to_linear(gt.double()).mean((1, 2, 3)) / linear.mean((1, 2, 3)).clamp(min=1e-8)  # (B,)
+        bright = linear_to_srgb((linear * gain[:, None, None, None]).clamp(0, 1)).to(batch.dtype)
+        out = bicubic_upscale(bright, self.scale)
+        return out[0] if single else out
+
+
 CLASSICAL_BASELINES = {cls.name: cls for cls in (BicubicBaseline, HEBicubicBaseline, GammaBicubicBaseline)}
+REFERENCES = {OracleGainBaseline.name: OracleGainBaseline}  # read the ground truth: references, not methods
 
 
 def make_baseline(name: str, scale: int) -> ClassicalBaseline:
-    """The classical baseline ``name`` (``bicubic``, ``he-bicubic``, ``gain-bicubic``) at ``scale``."""
-    if name not in CLASSICAL_BASELINES:
+    """The classical baseline ``name`` (``bicubic``, ``he-bicubic``, ``gain-bicubic``) or the ``oracle-gain``
+    reference at ``scale``."""
+    known = {**CLASSICAL_BASELINES, **REFERENCES}
+    if name not in known:
         raise UserError(
-            f"unknown baseline {name!r}; choose one of {', '.join(CLASSICAL_BASELINES)} "
+            f"unknown baseline {name!r}; choose one of {', '.join(known)} "
             "(learned baselines are trained with `train` and evaluated as checkpoints)"
         )
-    return CLASSICAL_BASELINES[name](scale)
+    return known[name](scale)

@@ -31,6 +31,7 @@ def _sizes(text: str) -> tuple[int, ...]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", help="config preset to measure, e.g. tiny-x4 or paper-x4")
     parser.add_argument("--checkpoint", metavar="CKPT", help="measure these trained weights (and their config)")
+    parser.add_argument("--pretrained", metavar="xS", help="measure a shipped model, x2 or x4 (data/pretrained/)")
     parser.add_argument("--device", default="auto", help=f"{' | '.join(DEVICE_CHOICES)} | cuda:N (default auto)")
     parser.add_argument("--json", type=Path, metavar="OUT", help="result file (default runs/bench/PRESET-DEVICE.json)")
     parser.add_argument("--sizes", type=_sizes, default=(128, 256, 625), metavar="A,B,...",
@@ -56,6 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from lolisr_lib.bench import BenchOptions, format_report, run_bench, write_json
 
+    from lolisr_lib.pretrained import checkpoint_argument
+
+    args.checkpoint = checkpoint_argument(args.checkpoint, args.pretrained)
     if not args.preset and not args.checkpoint:
         raise UserError("bench needs --preset (e.g. --preset tiny-x4) or --checkpoint CKPT")
     options = BenchOptions(

@@ -1,6 +1,6 @@
 """``python -m lolisr_lib enhance``: brighten and upscale one photo with a trained model.
 
-    python -m lolisr_lib enhance --checkpoint CKPT IN.png OUT.png [--temperature T] [--tile N] [--device ...]
+    python -m lolisr_lib enhance (--checkpoint CKPT | --pretrained x2) IN.png OUT.png [--temperature T] [--tile N] [--device ...]
                                  [--bf16 auto|off]
 
 Input rule: an **8-bit RGB** PNG or JPEG (Pillow mode ``RGB``, 8 bits per channel), the format of RELLISUR and
@@ -24,12 +24,15 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from lolisr_lib import fastpath, hostmem
 from lolisr_lib.device import DEVICE_CHOICES
 from lolisr_lib.errors import UserError
+from lolisr_lib.pretrained import checkpoint_argument
 
 TILE_OVERLAP = 16  # LR pixels shared by neighbouring tiles (a multiple of 8, as LoLiSRFlow's tiling needs)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", required=True, metavar="CKPT", help="a model saved by `train` or `.save()`")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--checkpoint", metavar="CKPT", help="a model saved by `train` or `.save()`")
+    which.add_argument("--pretrained", metavar="xS", help="a shipped model, x2 or x4 (data/pretrained/)")
     parser.add_argument("input", metavar="IN", help="8-bit RGB PNG or JPEG")
     parser.add_argument("output", metavar="OUT", help="where to write the result (.png)")
     parser.add_argument("--temperature", type=float, default=0.0,
@@ -118,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     check_png_path(args.output)  # before the work, not after
     lq = read_rgb8(args.input)
-    model = load_model(args.checkpoint, map_location=device).to(device)
+    model = load_model(checkpoint_argument(args.checkpoint, args.pretrained), map_location=device).float().to(device)
     options = _enhance_options(model, args)
     # fast mode (lolisr_lib/fastpath.py): channels_last and cached 1x1 weights change nothing but speed;
     # bf16 (where native) rounds the networks' arithmetic; freed host memory is kept for reuse (hostmem.py)

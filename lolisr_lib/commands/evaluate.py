@@ -1,6 +1,6 @@
 """``python -m lolisr_lib evaluate``: score a checkpoint or a classical baseline on a RELLISUR split.
 
-    python -m lolisr_lib evaluate (--checkpoint CKPT | --baseline NAME) [--data ROOT] --split Test --scale 2
+    python -m lolisr_lib evaluate (--checkpoint CKPT | --pretrained x2 | --baseline NAME) [--data ROOT] --split Test --scale 2
         --out results.csv [--crop 624] [--y-channel] [--exposures -3,-4] [--limit N] [--device auto|cpu|cuda]
         [--lpips-weights FILE]
 
@@ -19,6 +19,7 @@ from lolisr_lib import hostmem
 from lolisr_lib.baselines import CLASSICAL_BASELINES, make_baseline
 from lolisr_lib.device import DEVICE_CHOICES
 from lolisr_lib.errors import UserError
+from lolisr_lib.pretrained import checkpoint_argument
 
 # argparse reads "-3,-4" as an unknown option because only plain numbers count as negative numbers; a
 # comma-separated list of numbers is a value here (this parser has no option that looks like a number).
@@ -40,7 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser._negative_number_matcher = NUMBER_LIST  # see NUMBER_LIST
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--checkpoint", metavar="CKPT", help="a model saved by `train` or `.save()`")
-    what.add_argument("--baseline", metavar="NAME", help=f"a classical baseline: {', '.join(CLASSICAL_BASELINES)}")
+    what.add_argument("--pretrained", metavar="xS", help="a shipped model, x2 or x4 (data/pretrained/)")
+    what.add_argument("--baseline", metavar="NAME", help=f"a classical baseline: {', '.join(CLASSICAL_BASELINES)}; or the "
+                      "oracle-gain reference (reads the target's mean)")
     parser.add_argument("--data", metavar="ROOT", help="RELLISUR-Dataset folder (default: the bundled miniature)")
     parser.add_argument("--split", default="Test", help="Train, Val or Test (default Test)")
     parser.add_argument("--scale", type=int, default=2, choices=(1, 2, 4), help="super-resolution factor")
@@ -64,8 +67,9 @@ def run(args: argparse.Namespace) -> int:
     if args.baseline is not None:
         model, name = make_baseline(args.baseline, args.scale), args.baseline
     else:
-        model = load_model(args.checkpoint, map_location=device, expected_scale=args.scale)
-        name = args.checkpoint
+        checkpoint = checkpoint_argument(args.checkpoint, args.pretrained)
+        model = load_model(checkpoint, map_location=device, expected_scale=args.scale).float()
+        name = str(checkpoint)
     root = args.data if args.data is not None else default_root()
     start = time.perf_counter()
     # Scores are computed in plain float32 (no bf16, no layout change), so tables reproduce exactly; keeping

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from lolisr_lib.color import equalize_hist
 from lolisr_lib.data.errors import DatasetError
 from lolisr_lib.data.images import read_png
 from lolisr_lib.data.layout import SCALES, SPLITS, Pair, index_split, resolve_root
@@ -117,13 +118,16 @@ class RellisurDataset(Dataset):
                                f"x{self.scale}")
         pair = self.pairs[index]
         lq, gt = self._read(pair)
+        he = equalize_hist(lq)  # of the whole input, before any crop: what inference on the whole image sees
         generator = self._generator(int(index) % len(self))
         if self.patch_size is not None:
-            lq, gt = self._crop(lq, gt, pair, generator)
+            both, gt = self._crop(np.concatenate([lq, he], axis=-1), gt, pair, generator)
+            lq, he = both[..., :3], both[..., 3:]
         if self.augment:
-            lq, gt = _augment(lq, gt, generator)
+            (lq, he), gt = _augment_with(lq, he, gt, generator)
         return {
             "lq": _to_tensor(lq),
+            "lq_he": _to_tensor(he),
             "gt": _to_tensor(gt),
             "scene": pair.scene,
             "ev": pair.ev,
@@ -171,7 +175,13 @@ class RellisurDataset(Dataset):
         return lq[i : i + side, j : j + side], gt[s * i : s * (i + side), s * j : s * (j + side)]
 
 
-def _augment(lq: np.ndarray, gt: np.ndarray, generator) -> tuple[np.ndarray, np.ndarray]:
+def _augment_with(lq: np.ndarray, he: np.ndarray, gt: np.ndarray, generator):
+    """:func:`augment_pair` of ``(lq, he)`` stacked, so the equalised view turns and flips with its input."""
+    both, gt = augment_pair(np.concatenate([lq, he], axis=-1), gt, generator)
+    return (both[..., :3], both[..., 3:]), gt
+
+
+def augment_pair(lq: np.ndarray, gt: np.ndarray, generator) -> tuple[np.ndarray, np.ndarray]:
     """The same random rotation by k * 90 degrees and horizontal flip of both images."""
     turns = int(torch.randint(0, 4, (1,), generator=generator))
     flip = bool(torch.randint(0, 2, (1,), generator=generator))

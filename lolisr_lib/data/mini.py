@@ -34,7 +34,7 @@ from lolisr_lib.data.layout import DATASET_DIR, DUPLICATE_DIR, INPUT_DIR, SCALES
 from lolisr_lib.degrade import degrade, downscale_target
 
 MARKER = ".complete"  # written last: a folder without it is not a finished build
-MINI_FORMAT = 1  # bump when the content for given arguments changes, so old builds are rebuilt
+MINI_FORMAT = 2  # bump when the content for given arguments changes, so old builds are rebuilt (2: calibrated simulator)
 DEFAULT_LR_SIZE = 64
 DEFAULT_SEED = 0
 CROP_FRACTION = 0.6  # a crop spans this fraction of its region's short side (at least the x4 target size)

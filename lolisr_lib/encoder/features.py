@@ -31,12 +31,15 @@ def feature_channels(*, use_log: bool = True, use_he: bool = True, use_cr: bool 
 
 
 def encoder_features(
-    lq: torch.Tensor, *, use_log: bool = True, use_he: bool = True, use_cr: bool = True, use_noise: bool = True
+    lq: torch.Tensor, *, use_log: bool = True, use_he: bool = True, use_cr: bool = True, use_noise: bool = True,
+    he: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """``(B, 3, h, w)`` in [0, 1] to ``(B, feature_channels(...), h, w)``: log, HE, CR, noise, in that order.
 
     The HE view carries no gradient: it is a fixed preprocessing (a lookup table of 8-bit codes), not a
-    function the encoder could learn through.
+    function the encoder could learn through. Equalisation is a statistic of the *whole* image: ``he``, when
+    given, is the equalised whole image cropped to ``lq``'s window (training crops and tiles pass it, so that
+    a pixel gets the same value in training as at inference); without it ``lq`` itself is equalised.
     """
     feature_channels(use_log=use_log, use_he=use_he, use_cr=use_cr, use_noise=use_noise)  # rejects all-off
     if lq.ndim != 4 or lq.shape[1] != 3:
@@ -45,7 +48,9 @@ def encoder_features(
     if use_log:
         views.append(torch.log(lq.clamp(min=LOG_FLOOR)))
     if use_he:
-        views.append(equalize_hist(lq.detach()))
+        if he is not None and he.shape != lq.shape:
+            raise UserError(f"he must have the shape of lq {tuple(lq.shape)}; got {tuple(he.shape)}")
+        views.append(he.to(lq.dtype) if he is not None else equalize_hist(lq.detach()))
     cr = cr_map(lq) if use_cr or use_noise else None
     if use_cr:
         views.append(cr)
@@ -62,8 +67,8 @@ class EncoderFeatures(nn.Module):
         self.switches = dict(use_log=use_log, use_he=use_he, use_cr=use_cr, use_noise=use_noise)
         self.channels = feature_channels(**self.switches)
 
-    def forward(self, lq: torch.Tensor) -> torch.Tensor:
-        return encoder_features(lq, **self.switches)
+    def forward(self, lq: torch.Tensor, he: torch.Tensor | None = None) -> torch.Tensor:
+        return encoder_features(lq, he=he, **self.switches)
 
     def extra_repr(self) -> str:
         return ", ".join(f"{name}={on}" for name, on in self.switches.items())

@@ -89,9 +89,10 @@ class ConditionEncoder(nn.Module):
                 raise ConfigError(f"{type(self).__name__} {name}={value!r} must be a positive int")
         self.features = EncoderFeatures(use_log=use_log, use_he=use_he, use_cr=use_cr, use_noise=use_noise)
 
-    def forward(self, lq: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+    def forward(self, lq: torch.Tensor, he: torch.Tensor | None = None) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """Conditions and CR map of ``lq``; ``he``: the whole image's equalisation cropped to ``lq`` (optional)."""
         check_lq(lq)
-        return self.forward_features(self.features(lq))
+        return self.forward_features(self.features(lq, he))
 
     def forward_features(self, features: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
         raise NotImplementedError(f"{type(self).__name__} must define forward_features")

@@ -190,7 +190,10 @@ def _score_one(model, item: dict, scale: int, crop, y_channel: bool, device, lpi
         lq, gt = centre_crop(lq, gt, crop, scale, item["lq_path"])
     start = time.perf_counter()
     with torch.no_grad():
-        out = model.enhance(lq[None].to(device))  # (1, 3, s*h, s*w)
+        if getattr(model, "reads_target", False):  # the oracle-gain reference reads the target's mean
+            out = model.enhance(lq[None].to(device), target=gt[None].to(device))
+        else:
+            out = model.enhance(lq[None].to(device))  # (1, 3, s*h, s*w)
     if device.type == "cuda":
         torch.cuda.synchronize(device)  # kernels run asynchronously: time them to completion
     seconds = time.perf_counter() - start

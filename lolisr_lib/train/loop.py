@@ -129,8 +129,9 @@ class Trainer:
             self._load(payload)
         self._marks = {"val": self.step, "save": self.step} if payload is not None else {}
         self.net = self._wrap(self.model)
-        accepts_generator = "generator" in inspect.signature(self.model.forward).parameters
-        self._forward_kwargs = {"generator": self.generator} if accepts_generator else {}
+        accepted = inspect.signature(self.model.forward).parameters
+        self._forward_kwargs = {"generator": self.generator} if "generator" in accepted else {}
+        self._takes_he = "lq_he" in accepted  # the whole input's equalisation, cropped by the dataset
         if self.dist.is_main:
             self._start_files(keep_until=self.step if payload is not None else None)
         barrier(self.dist)
@@ -180,6 +181,13 @@ class Trainer:
             data_root = default_root()
         self.data_root = Path(data_root)
         t = self.config.train
+        if t.data == "simulated":
+            from lolisr_lib.data.simulated import SimulatedPairs
+
+            return SimulatedPairs(self.config.model.scale, t.patch_size, length=t.sim_items,
+                                  scene_size=t.sim_scene_size, jitter=t.sim_jitter, seed=t.seed)
+        if t.data != "dataset":
+            raise ConfigError(f"train.data={t.data!r}: use 'dataset' (the Train split) or 'simulated'")
         return RellisurDataset(self.data_root, "Train", self.config.model.scale, patch_size=t.patch_size,
                                augment=t.augment, exposures=t.exposures, seed=t.seed)
 
@@ -290,7 +298,10 @@ class Trainer:
         gt = batch["gt"].to(self.device, non_blocking=True)  # (B, 3, s*h, s*w)
         self.optimizer.zero_grad(set_to_none=True)
         with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            out = self.net(lq, gt, **self._forward_kwargs)
+            extra = dict(self._forward_kwargs)
+            if self._takes_he and "lq_he" in batch:
+                extra["lq_he"] = batch["lq_he"].to(self.device, non_blocking=True)
+            out = self.net(lq, gt, **extra)
         loss = out["loss"]
         loss.backward()  # on every process even when the loss is NaN: DDP's gradient averaging needs all
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.grad_clip or float("inf"))

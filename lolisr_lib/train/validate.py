@@ -39,14 +39,15 @@ def center_crop_pair(lq: torch.Tensor, gt: torch.Tensor, hr_size: int, scale: in
 @torch.no_grad()
 def validate(model: nn.Module, dataset, indices: list[int], device: torch.device, *, scale: int,
              crop: int = 0) -> dict:
-    """Mean ``psnr`` and ``ssim`` over ``dataset[i]`` for ``i`` in ``indices``, and the number of ``images``.
+    """Mean ``psnr`` and ``ssim`` over ``dataset[i]`` for ``i`` in ``indices``, and the number of ``images``;
+    ``brightness_error`` (mean |difference of mean code values|, 0..255) and its signed ``brightness_bias``.
 
     The model is put in eval mode for the pass and back in its previous mode afterwards.
     """
     was_training = model.training
     model.eval()
     try:
-        psnrs, ssims = [], []
+        psnrs, ssims, brightness = [], [], []
         for i in indices:
             item = dataset[i]
             lq, gt = item["lq"][None].to(device), item["gt"][None].to(device)  # (1, 3, h, w), (1, 3, H, W)
@@ -55,6 +56,9 @@ def validate(model: nn.Module, dataset, indices: list[int], device: torch.device
             pred = model.enhance(lq).float()
             psnrs.append(psnr_batch(pred, gt).item())
             ssims.append(ssim_batch(pred, gt).item())
+            brightness.append(255.0 * (pred.mean() - gt.mean()).item())
     finally:
         model.train(was_training)
-    return {"psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims)), "images": len(indices)}
+    return {"psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims)),
+            "brightness_error": float(np.mean(np.abs(brightness))), "brightness_bias": float(np.mean(brightness)),
+            "images": len(indices)}

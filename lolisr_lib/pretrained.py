@@ -1,0 +1,70 @@
+"""The trained LoLiSRFlow models shipped with the collection: ``data/pretrained/lolisrflow-x{2,4}.pt``.
+
+Both were trained by this library's own ``train`` command on the ``small-x2`` / ``small-x4`` presets, on pairs
+simulated from the photographs scikit-image and matplotlib ship (never on real RELLISUR images); the model
+card ``data/pretrained/README.md`` gives the data, the commands, the wall time and the measured figures.
+
+A shipped file holds the config and the weights only (no optimiser state), stored in float16 to stay under
+10 MiB; :func:`load` returns a float32 model, which scores within 0.05 dB of the float32 weights
+(``tests/test_pretrained.py``). :func:`export` makes such a file from a training checkpoint.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from lolisr_lib.checkpoint import checkpoint_config, read_checkpoint, write_checkpoint
+from lolisr_lib.errors import CheckpointError, UserError
+
+PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "data" / "pretrained"
+SCALES = (2, 4)
+
+
+def parse_scale(text: str | int) -> int:
+    """``"x2"``, ``"2"`` or ``2`` to 2; anything else is a :class:`UserError` listing the shipped scales."""
+    value = str(text).strip().lower().removeprefix("x")
+    if value not in {str(s) for s in SCALES}:
+        raise UserError(f"--pretrained {text!r}: the shipped models are {', '.join(f'x{s}' for s in SCALES)}")
+    return int(value)
+
+
+def path(scale: str | int) -> Path:
+    """The file of the shipped x``scale`` model (it may not exist in a partial checkout)."""
+    return PRETRAINED_DIR / f"lolisrflow-x{parse_scale(scale)}.pt"
+
+
+def load(scale: str | int, map_location=None) -> nn.Module:
+    """The shipped x``scale`` LoLiSRFlow, float32, in eval mode."""
+    from lolisr_lib.models import load_model
+
+    file = path(scale)
+    if not file.is_file():
+        raise CheckpointError(f"{file} is missing; it ships with the repository (data/pretrained/). Restore it with "
+                              f"git, or train it again with the command in data/pretrained/README.md")
+    return load_model(file, map_location).float()
+
+
+def export(checkpoint: str | Path, out: str | Path, *, half: bool = True) -> Path:
+    """Write the config and weights of a training ``checkpoint`` to ``out``, floats as float16 when ``half``."""
+    payload = read_checkpoint(checkpoint, map_location="cpu")
+    config = checkpoint_config(payload, checkpoint)
+    state = {
+        name: (tensor.half() if half and tensor.is_floating_point() else tensor)
+        for name, tensor in payload["model"].items()
+    }
+    return write_checkpoint(out, config, state, step=int(payload.get("step", 0)))
+
+
+def checkpoint_argument(checkpoint: str | None, pretrained: str | None) -> str | Path | None:
+    """The checkpoint path a command was given, with ``--pretrained x2`` as a shorthand for the shipped file."""
+    if pretrained is None:
+        return checkpoint
+    if checkpoint is not None:
+        raise UserError("give --checkpoint or --pretrained, not both")
+    file = path(pretrained)
+    if not file.is_file():
+        raise CheckpointError(f"{file} is missing; see data/pretrained/README.md")
+    return file
