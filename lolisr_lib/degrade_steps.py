@@ -1,7 +1,9 @@
 """The low-light, low-resolution simulator one step at a time, keeping every intermediate image.
 
-:func:`lolisr_lib.degrade.degrade` composes ten pure steps (sRGB to linear, lens blur, area sampling, exposure,
-shot noise, read noise, ISO gain, clipping, camera response, 8 bits) and returns only the result. Notebook 01
+:func:`lolisr_lib.degrade.degrade` composes eleven pure steps (sRGB to linear, lens blur, area sampling, exposure
+with the channel gains, shot noise, read noise, ISO gain, clipping, tone curve, camera response with its
+pedestal, 8 bits) and returns only the result; the per-EV fields of the camera are resolved once at the input's
+EV (:meth:`~lolisr_lib.degrade.DegradeParams.at`), and the step titles show the values used. Notebook 01
 shows each step's image, so :func:`degrade_steps` runs the same steps with the same random draws and keeps
 them all; its last image is bit-identical to ``degrade`` (the notebook's check cell asserts it). RELLISUR
 (Aakerberg et al., NeurIPS 2021 Datasets and Benchmarks) is the capture this imitates.

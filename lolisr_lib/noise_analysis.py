@@ -8,11 +8,14 @@ Three claims of the RELLISUR paper (Aakerberg et al., NeurIPS 2021 Datasets and 
 1. Few photons mean a low signal-to-noise ratio. A pixel that collects ``S`` photo-electrons on average has
    Poisson shot noise of variance ``S`` and Gaussian read noise of variance ``sigma_read**2``, so
    ``SNR = S / sqrt(S + sigma_read**2)`` (:func:`theoretical_snr`): it grows like ``sqrt(S)`` in good light
-   and like ``S / sigma_read`` in the dark. :func:`flat_patch_snr` measures it on a simulated grey card.
+   and like ``S / sigma_read`` in the dark. :func:`flat_patch_snr` measures it on a simulated grey card. This
+   SNR is a ratio of amplitudes; as a ratio of powers it is squared (:func:`snr_amplitude_and_power`).
 2. Brightening after capture amplifies the noise with the signal: it cannot raise the SNR, it only makes the
    noise visible. :func:`simulate_noise_free` gives the same capture without noise, so that the difference to
    :func:`~lolisr_lib.degrade.degrade` is the noise alone (:func:`noise_std`, :func:`linear_snr`);
-   :func:`ideal_brighten` is the best brightening that knows the camera and does not denoise.
+   :func:`ideal_brighten` is the best brightening that knows the camera and does not denoise. (The SNR is
+   exactly unchanged only for a linear camera: a tone curve ``dn ** gamma`` between light and file changes
+   the ratio of mean to spread, so the notebook switches it off for that measurement.)
 3. Low-light enhancement (LLE) followed by super-resolution (SR) passes the first stage's error to the second,
    which spreads the noise into blobs a few pixels wide (:func:`autocorrelation`) and adds its own error:
    :func:`sequential_errors` measures the error budget.
@@ -67,22 +70,47 @@ def flat_patch_snr(
 ) -> SnrCurve:
     """Capture a flat patch of linear light ``level`` (0.18: a mid-grey card) at each EV and measure its SNR.
 
-    Uses the simulator's own steps (:func:`~lolisr_lib.degrade.expose`, ``shot_noise``, ``read_noise``) on a
+    Uses the simulator's own steps (:func:`grey_card_electrons`: ``expose``, ``shot_noise``, ``read_noise``) on a
     ``size x size x 3`` patch; with the default 12,288 samples the estimate is within about 1 % of the truth.
+    """
+    evs = np.asarray(evs, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    measured = []
+    for ev in evs:
+        electrons = grey_card_electrons(ev, level, params, size, rng)
+        measured.append(electrons.mean() / electrons.std())
+    signal = level * 2.0**evs * params.full_well
+    return SnrCurve(evs, signal, np.asarray(measured), theoretical_snr(signal, params.read_noise))
+
+
+def grey_card_electrons(
+    ev: float, level: float = 0.18, params: DegradeParams = DegradeParams(), size: int = 64, seed=0
+) -> np.ndarray:
+    """The photo-electrons of a flat patch of linear light ``level`` captured at ``ev``: ``(size, size, 3)``.
+
+    Exposure, shot noise and read noise only (the neutral patch, no colour gains): the counts whose mean over
+    standard deviation is the SNR. ``seed`` is an int or a ``numpy.random.Generator`` (drawn from in place).
     """
     if not 0.0 < level <= 1.0:
         raise UserError(f"level is the linear light of the patch and must lie in (0, 1]; got {level!r}")
     if not isinstance(size, int) or size < 4:
         raise UserError(f"size must be an integer of at least 4 (pixels per side); got {size!r}")
-    evs = np.asarray(evs, dtype=np.float64)
-    rng = np.random.default_rng(seed)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     patch = np.full((size, size, 3), level)
-    measured = []
-    for ev in evs:
-        electrons = read_noise(shot_noise(expose(patch, ev), params.full_well, rng), params.read_noise, rng)
-        measured.append(electrons.mean() / electrons.std())
-    signal = level * 2.0**evs * params.full_well
-    return SnrCurve(evs, signal, np.asarray(measured), theoretical_snr(signal, params.read_noise))
+    return read_noise(shot_noise(expose(patch, ev), params.full_well, rng), params.read_noise, rng)
+
+
+def snr_amplitude_and_power(electrons: np.ndarray) -> tuple[float, float]:
+    """Two ways to state one SNR: amplitude ``mean / std`` and power ``P_signal / P_noise = mean**2 / var``.
+
+    The power ratio is the amplitude ratio squared (so the amplitude SNR is ``sqrt(P_signal / P_noise)``), and
+    both give the same decibels: ``20 log10(amplitude) = 10 log10(power)``.
+    """
+    electrons = np.asarray(electrons, dtype=np.float64)
+    mean, var = float(electrons.mean()), float(electrons.var())
+    if var == 0:
+        raise UserError("electrons must vary (a noisy capture); their variance is 0, so the SNR is infinite")
+    return mean / np.sqrt(var), mean**2 / var
 
 
 def _check_capture(hr: np.ndarray, scale: int) -> None:

@@ -20,7 +20,8 @@ def test_last_step_is_degrade_bit_for_bit(scale, ev, seed):
 
 def test_every_step_is_kept_with_its_size_and_white():
     steps = degrade_steps(PHOTO, 4, -3.0)
-    assert len(steps) == 11 and steps[0].image is PHOTO
+    assert len(steps) == 12 and steps[0].image is PHOTO
+    assert [s.name.split()[0] for s in steps[9:11]] == ["tone", "camera"]
     assert [s.image.shape for s in steps[:3]] == [(64, 96, 3)] * 3
     assert all(s.image.shape == (16, 24, 3) for s in steps[3:])
     electrons = [s for s in steps if s.white == DegradeParams().full_well]

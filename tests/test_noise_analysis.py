@@ -69,11 +69,35 @@ def test_noise_std_in_codes_for_uint8_and_float():
 
 
 def test_brightening_amplifies_noise_but_keeps_the_snr():
-    camera = replace(DegradeParams(), black_point=0.0)
+    camera = replace(DegradeParams(), black_point=0.0, tone_gamma=1.0)  # a linear camera: light times a gain
     dark, dark_clean = degrade(PHOTO, 2, -4.0, camera), na.simulate_noise_free(PHOTO, 2, -4.0, camera)
     bright, bright_clean = na.ideal_brighten(dark, -4.0, camera), na.ideal_brighten(dark_clean, -4.0, camera)
     assert na.noise_std(bright, bright_clean) > 3 * na.noise_std(dark, dark_clean)
     assert na.linear_snr(bright, bright_clean) == pytest.approx(na.linear_snr(dark, dark_clean), rel=0.05)
+
+
+def test_a_tone_curve_changes_the_snr_that_brightening_sees():
+    camera = replace(DegradeParams(), black_point=0.0)  # tone_gamma 1.29 .. 1.40: not a plain gain
+    dark, dark_clean = degrade(PHOTO, 2, -4.0, camera), na.simulate_noise_free(PHOTO, 2, -4.0, camera)
+    bright, bright_clean = na.ideal_brighten(dark, -4.0, camera), na.ideal_brighten(dark_clean, -4.0, camera)
+    assert abs(na.linear_snr(bright, bright_clean) / na.linear_snr(dark, dark_clean) - 1) > 0.05
+
+
+def test_grey_card_electrons_and_the_two_snrs():
+    electrons = na.grey_card_electrons(-3.0, seed=1)
+    assert electrons.shape == (64, 64, 3)
+    expected = 0.18 * 2.0**-3 * DegradeParams().full_well
+    assert electrons.mean() == pytest.approx(expected, rel=0.01)
+    amplitude, power = na.snr_amplitude_and_power(electrons)
+    assert power == pytest.approx(amplitude**2, rel=1e-12)
+    assert amplitude == pytest.approx(na.theoretical_snr(expected, DegradeParams().read_noise), rel=0.05)
+    assert 20 * np.log10(amplitude) == pytest.approx(10 * np.log10(power))
+    generator = np.random.default_rng(3)
+    assert not np.array_equal(na.grey_card_electrons(-3.0, seed=generator), na.grey_card_electrons(-3.0, seed=generator))
+    with pytest.raises(UserError, match="variance"):
+        na.snr_amplitude_and_power(np.ones((4, 4)))
+    with pytest.raises(UserError, match="size"):
+        na.grey_card_electrons(-3.0, size=2)
 
 
 def test_autocorrelation_of_white_and_smeared_noise():

@@ -1,6 +1,6 @@
-"""Figures of notebooks 00 and 01: the degradation step by step, SNR against exposure, the capture explorer,
-noise amplification, noise blobs after upscaling, the error budget of a sequential pipeline, and the problem
-in one picture.
+"""Figures of notebooks 00 and 01: the degradation step by step, real captures beside simulated ones, SNR
+against exposure, the capture explorer, noise amplification, noise blobs after upscaling, the error budget of a
+sequential pipeline, and the problem in one picture.
 
 Pure render functions: data in, a matplotlib figure out (``render_capture`` runs the fast simulator itself so
 that it can sit behind sliders). The physics is in :mod:`lolisr_lib.degrade` and the measurements in
@@ -38,14 +38,15 @@ def _gain_note(gain: float) -> str:
     return "" if gain < 1.05 else f"\n(shown x{gain:.0f})" if gain >= 10 else f"\n(shown x{gain:.1f})"
 
 
-def render_steps(steps, cols: int = 4, size: float = 2.4):
-    """Each :class:`~lolisr_lib.degrade_steps.Step` as an image, numbered, with its value range.
+def render_steps(steps, cols: int = 5, size: float = 2.4):
+    """Each :class:`~lolisr_lib.degrade_steps.Step` as an image, numbered, with its value range, and one more
+    panel: the stored file as it looks.
 
     Values are divided by the step's white; dark steps (mean below ``DARK_MEAN``, after the exposure) are
     multiplied for display and the title says by how much. Linear-light steps are shown without the sRGB
     curve, as the numbers are.
     """
-    rows = (len(steps) + cols - 1) // cols
+    rows = (len(steps) + cols) // cols  # room for every step and the spare panel
     fig, axes = plt.subplots(rows, cols, figsize=(size * cols, size * rows + 0.3), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
@@ -57,10 +58,43 @@ def render_steps(steps, cols: int = 4, size: float = 2.4):
         unit = "e-" if step.white not in (1.0, 255.0) else ""
         ax.set_title(f"{k}. {step.name}\n{step.image.shape[0]}x{step.image.shape[1]}, "
                      f"{low:.3g}..{high:.4g} {unit}{_gain_note(gain)}", fontsize=8)
-    if len(steps) < rows * cols:  # a spare panel: the stored frame as it really looks, not stretched
-        ax = axes.flat[len(steps)]
-        ax.imshow(to_image(np.clip(np.asarray(steps[-1].image) / steps[-1].white, 0.0, 1.0)), interpolation="nearest")
-        ax.set_title("the stored file, not stretched\n(what it looks like)", fontsize=8)
+    ax = axes.flat[len(steps)]  # the spare panel: the stored frame as it really looks, not stretched
+    ax.imshow(to_image(np.clip(np.asarray(steps[-1].image) / steps[-1].white, 0.0, 1.0)), interpolation="nearest")
+    ax.set_title("the stored file, not stretched\n(what it looks like)", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def render_real_vs_simulated(rows, size: float = 2.9):
+    """Real captures beside simulated ones: per row, the real dark frame and the simulated one (both multiplied
+    by the same display gain, the real frame's), and the per-channel histograms of their code values (real
+    solid, simulated dashed; log counts).
+
+    ``rows``: dicts with ``title`` (the pair, e.g. its scene and EV), ``real`` and ``sim`` (uint8 ``(h, w, 3)``).
+    """
+    rows = list(rows)
+    fig, axes = plt.subplots(len(rows), 3, figsize=(size * 3.6, size * len(rows) + 0.2), squeeze=False,
+                             gridspec_kw={"width_ratios": [1, 1, 1.6]})
+    for (real_ax, sim_ax, hist_ax), row in zip(axes, rows):
+        real, sim = np.asarray(row["real"]), np.asarray(row["sim"])
+        shown, gain = stretch(real)
+        for ax, img, name in ((real_ax, real, "real"), (sim_ax, sim, "simulated")):
+            ax.imshow(np.clip(to_image(img) * gain, 0.0, 1.0), interpolation="nearest")
+            ax.set_title(f"{row['title']}: {name}\nmean {img.mean():.2f}, black "
+                         f"{100 * np.mean(img.max(axis=-1) == 0):.1f} %{_gain_note(gain)}", fontsize=8)
+            ax.axis("off")
+        top = int(max(np.percentile(real, 99.9), np.percentile(sim, 99.9))) + 4
+        bins = np.arange(top + 2) - 0.5
+        for channel, colour in enumerate(("tab:red", "tab:green", "tab:blue")):
+            hist_ax.hist(real[..., channel].ravel(), bins=bins, histtype="step", color=colour, log=True)
+            hist_ax.hist(sim[..., channel].ravel(), bins=bins, histtype="step", color=colour, log=True, ls="--")
+        hist_ax.plot([], [], color="0.3", label="real")
+        hist_ax.plot([], [], color="0.3", ls="--", label="simulated")
+        hist_ax.set_xlim(-1, top)
+        hist_ax.set_xlabel("8-bit code value (R, G, B)", fontsize=8)
+        hist_ax.set_ylabel("pixels (log)", fontsize=8)
+        hist_ax.set_title(f"{row['title']}: code histograms", fontsize=8)
+        hist_ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 

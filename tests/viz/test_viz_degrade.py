@@ -43,6 +43,14 @@ def test_render_steps_and_capture():
     assert isinstance(fig, Figure) and "ISO gain 2" in fig.axes[1].get_title()
 
 
+def test_render_real_vs_simulated_draws_a_row_per_pair():
+    real = np.random.default_rng(0).integers(0, 30, (32, 32, 3)).astype(np.uint8)
+    rows = [{"title": "00018 (-3 EV)", "real": real, "sim": real // 2}, {"title": "b", "real": real, "sim": real}]
+    fig = vd.render_real_vs_simulated(rows)
+    assert isinstance(fig, Figure) and len(fig.axes) == 6
+    assert fig.axes[0].get_title().startswith("00018 (-3 EV): real") and "simulated" in fig.axes[1].get_title()
+
+
 def test_render_snr_curve():
     curve = na.flat_patch_snr(np.arange(-6.0, 0.5, 1.0), size=16)
     fig = vd.render_snr_curve(curve, DegradeParams().read_noise)
