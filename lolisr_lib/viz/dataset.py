@@ -1,5 +1,6 @@
 """Figures of notebook 02 (the RELLISUR dataset): exposure windows, mean brightness per EV, histograms of a dark
-input and its target, the five exposures that share one target, and paired training crops.
+input and its target, the two real pairs, registration of a wide view to its target, the five exposures that
+share one target, and paired training crops.
 
 Pure render functions: data in (rows of :func:`lolisr_lib.data.inventory.brightness_table`, images, dataset
 items), a matplotlib figure out. RELLISUR: Aakerberg et al., NeurIPS 2021 Datasets and Benchmarks.
@@ -78,7 +79,7 @@ def render_histograms(lq, gt, title: str = ""):
         codes = np.round(to_image(img) * 255.0)
         for channel, colour in enumerate(CHANNEL_COLOURS):
             ax.hist(codes[..., channel].ravel(), bins=bins, histtype="step", color=colour, log=True)
-        ax.set_title(f"{name}: mean {codes.mean():.1f}, {np.mean(codes == 0) * 100:.0f} % zeros", fontsize=9)
+        ax.set_title(f"{name}: mean {codes.mean():.1f}, {len(np.unique(codes))} distinct codes", fontsize=9)
         ax.set_xlabel("8-bit code value")
         ax.set_xlim(-3, 258)
     axes[0].set_ylabel("pixels (log scale)")
@@ -135,4 +136,85 @@ def render_pairs(items, size: float = 1.9):
     for ax in axes.flat:
         ax.axis("off")
     fig.tight_layout()
+    return fig
+
+
+def render_real_pairs(rows, size: float = 2.6):
+    """Real pairs, one row each: the input as stored, the input stretched for display, the target, and the
+    input's per-channel code histogram (log counts).
+
+    ``rows``: dicts with ``title``, ``lq`` and ``gt`` (uint8 ``(h, w, 3)`` images of any size).
+    """
+    rows = list(rows)
+    fig, axes = plt.subplots(len(rows), 4, figsize=(size * 4.4, size * len(rows) + 0.2), squeeze=False,
+                             gridspec_kw={"width_ratios": [1, 1, 1, 1.4]})
+    for (stored_ax, shown_ax, target_ax, hist_ax), row in zip(axes, rows):
+        lq, gt = np.asarray(row["lq"]), np.asarray(row["gt"])
+        shown, gain = stretch(lq)
+        panels = ((stored_ax, to_image(lq), f"{row['title']}: input as stored\n{lq.shape[0]} x {lq.shape[1]}, "
+                                             f"mean {lq.mean():.1f}"),
+                  (shown_ax, shown, f"the input, shown x{gain:.0f}"),
+                  (target_ax, to_image(gt), f"its target\n{gt.shape[0]} x {gt.shape[1]}, mean {gt.mean():.1f}"))
+        for ax, img, title in panels:
+            ax.imshow(img, interpolation="antialiased")
+            ax.set_title(title, fontsize=8)
+            ax.axis("off")
+        top = int(np.percentile(lq, 99.9)) + 4
+        for channel, colour in enumerate(CHANNEL_COLOURS):
+            hist_ax.hist(lq[..., channel].ravel(), bins=np.arange(top + 2) - 0.5, histtype="step", color=colour,
+                         log=True)
+        hist_ax.set_xlim(-1, top)
+        hist_ax.set_xlabel("8-bit code value of the input", fontsize=8)
+        hist_ax.set_ylabel("pixels (log)", fontsize=8)
+        hist_ax.set_title(f"{100 * np.mean(lq.max(axis=-1) == 0):.1f} % black pixels, "
+                          f"{len(np.unique(lq))} distinct codes", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _outline(ax, transform, side: int, style: str, label: str) -> None:
+    """Draw the target's outline mapped through ``transform`` (target -> view pixels) into ``ax``."""
+    corners = np.array([[0.0, 0.0], [side, 0.0], [side, side], [0.0, side], [0.0, 0.0]])
+    mapped = transform(corners)
+    ax.plot(mapped[:, 0], mapped[:, 1], style, lw=1.4, label=label)
+
+
+def render_registration(pair, registration, crops: dict, errors: dict):
+    """Registering a wide view to its target. Left column: the target, and the view with the target's footprint
+    (true, nominal, estimated) and the inlier matches. One column per crop of the view to the target: the crop
+    (below) and its absolute difference to the target (above), titled with its corner error and PSNR.
+
+    ``pair``: a :class:`lolisr_lib.registration.ViewPair`; ``registration``: a
+    :class:`lolisr_lib.registration.Registration`; ``crops``: name -> the view resampled into the target's grid;
+    ``errors``: the same names -> ``(corner error in px, PSNR in dB)``.
+    """
+    side = pair.target.shape[0]
+    cols = 1 + len(crops)
+    fig, axes = plt.subplots(2, cols, figsize=(3.1 * cols, 7.2), squeeze=False, layout="constrained")
+    axes[0, 0].imshow(pair.target)
+    axes[0, 0].set_title("target (long focal length)", fontsize=9)
+    view_ax = axes[1, 0]
+    view_ax.imshow(pair.view)
+    _outline(view_ax, pair.true, side, "-", "true footprint")
+    _outline(view_ax, pair.nominal, side, "--", "nominal (focal lengths only)")
+    _outline(view_ax, registration.transform, side, ":", "estimated (features + RANSAC)")
+    inliers = registration.view_points[registration.inlier_mask]
+    view_ax.plot(inliers[:, 0], inliers[:, 1], ".", ms=2.5, color="yellow", label="inlier matches")
+    view_ax.set_xlim(0, side)
+    view_ax.set_ylim(side, 0)
+    view_ax.set_title(f"wide view (short focal length)\n{registration.matches} matches, "
+                      f"{registration.inliers} inliers", fontsize=9)
+    view_ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.02), frameon=False)
+    differences = {name: np.abs(crop - pair.target).mean(axis=-1) for name, crop in crops.items()}
+    limit = max(float(np.percentile(d, 99)) for d in differences.values())
+    for k, (name, crop) in enumerate(crops.items(), start=1):
+        error, quality = errors[name]
+        image = axes[0, k].imshow(differences[name], cmap="magma", vmin=0, vmax=limit)
+        axes[0, k].set_title(f"|crop - target|\ncorners off by {error:.2f} px\nPSNR {quality:.1f} dB", fontsize=9)
+        axes[1, k].imshow(crop)
+        axes[1, k].set_title(f"view cropped to the target:\n{name}", fontsize=9)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.colorbar(image, ax=axes[0, 1:].tolist(), shrink=0.8, label="mean |difference|\nover R, G, B")
     return fig

@@ -46,3 +46,26 @@ def test_render_scene_and_pairs(mini_root):
     crops = RellisurDataset(mini_root, "Train", 4, patch_size=32, augment=True, seed=0)
     fig = vds.render_pairs([crops[0], crops[1], crops[2]])
     assert isinstance(fig, Figure) and len(fig.axes) == 6
+
+
+def test_render_real_pairs_one_row_each():
+    rng = np.random.default_rng(0)
+    rows = [{"title": "00018 (-3 EV)", "lq": rng.integers(0, 30, (16, 16, 3), dtype=np.uint8),
+             "gt": rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)}] * 2
+    fig = vds.render_real_pairs(rows)
+    assert isinstance(fig, Figure) and len(fig.axes) == 8 and fig.axes[0].get_title().startswith("00018 (-3 EV)")
+
+
+def test_render_registration_draws_three_footprints():
+    from skimage.data import astronaut
+
+    from lolisr_lib import registration as rg
+
+    pair = rg.wide_view(astronaut(), 160, field=1.4)
+    reg = rg.estimate_homography(pair.target, pair.view, keypoints=400)
+    crops = {"nominal": rg.align(pair.view, pair.nominal, 160), "registered": rg.align(pair.view, reg.transform, 160)}
+    fig = vds.render_registration(pair, reg, crops, {"nominal": (10.0, 15.0), "registered": (1.0, 28.0)})
+    assert isinstance(fig, Figure)
+    view_ax = [ax for ax in fig.axes if ax.get_legend() is not None][0]
+    assert len(view_ax.get_legend_handles_labels()[1]) == 4  # three footprints and the inliers
+    assert any("corners off by 1.00 px" in ax.get_title() for ax in fig.axes)
