@@ -51,7 +51,8 @@ class ModelConfig:
     scale: int = 2  # super-resolution factor: 1 (enhancement only), 2 or 4
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     flow: FlowConfig = field(default_factory=FlowConfig)
-    gamma: float = 1.5  # weight of the L1 term: loss = NLL + gamma * L1 (paper)
+    gamma: float = 1.5  # weight of the L1 term: loss = nll_weight * NLL + gamma * L1 (paper: 1 and 1.5)
+    nll_weight: float = 1.0  # weight of the NLL term (0: an "L1 only" ablation, a deterministic network)
     rho: float = 0.2  # probability of using CR(gt) instead of the predicted CR map as prior mean (LLFlow)
     dequantize: bool = True  # add U(0, 1/256) noise to gt in training (LLFlow/SRFlow never do)
     pad_multiple: int = 8  # inputs are reflect-padded to a multiple of this at LR (2**levels at least)
@@ -83,6 +84,7 @@ class TrainConfig:
     sim_items: int = 4096  # simulated pairs per epoch (train.data = "simulated")
     sim_scene_size: int = 256  # HR side of each simulated scene; crops are cut from it (HE on the whole scene)
     sim_jitter: float = 1.0  # spread of the simulated cameras around the calibrated one (0: no augmentation)
+    sim_reexpose: bool = True  # re-expose each simulated target to RELLISUR's mean brightness (85..120 of 255)
     max_skipped_in_a_row: int = 50  # abort when this many consecutive steps had a NaN/Inf loss or gradient (0 = never)
 
 

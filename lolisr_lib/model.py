@@ -151,7 +151,7 @@ class LoLiSRFlow(nn.Module):
         l1 = torch.where(finite, diff, torch.zeros_like(diff)).sum() / finite.sum().clamp(min=1)
         nll_mean = nll.mean()
         return {
-            "loss": nll_mean + m.gamma * l1,
+            "loss": m.nll_weight * nll_mean + m.gamma * l1,
             "nll": nll_mean,
             "l1": l1,
             "bpd": bpd.mean(),

@@ -68,3 +68,34 @@ def checkpoint_argument(checkpoint: str | None, pretrained: str | None) -> str |
     if not file.is_file():
         raise CheckpointError(f"{file} is missing; see data/pretrained/README.md")
     return file
+
+
+def ship(run_dir: str | Path, scale: int, *, checkpoint: str = "best.pt") -> dict:
+    """Make the shipped x``scale`` model from a finished ``train`` run: the float16 file, its training log, and
+    ``metrics-x{scale}.json`` (the model card's figures, :func:`lolisr_lib.evaluate.card.measure_card`, plus the
+    float32 checkpoint's Test PSNR, to show what float16 storage costs). Returns the figures."""
+    import shutil
+
+    from lolisr_lib.evaluate import evaluate
+    from lolisr_lib.evaluate.card import measure_card, write_card
+    from lolisr_lib.models import load_model
+
+    run_dir = Path(run_dir)
+    source = run_dir / checkpoint
+    out = export(source, path(scale))
+    model = load(scale)
+    card = measure_card(model, scale)
+    full = load_model(source).float()
+    card["float32_psnr"] = evaluate(full, _mini_root(), "Test", scale).summary["psnr"]
+    card["checkpoint_step"] = int(read_checkpoint(out)["step"])
+    card["file_bytes"] = out.stat().st_size
+    for name in ("log.csv", "val.csv"):
+        shutil.copyfile(run_dir / name, PRETRAINED_DIR / f"lolisrflow-x{scale}-{name}")
+    write_card(card, PRETRAINED_DIR / f"metrics-x{scale}.json")
+    return card
+
+
+def _mini_root():
+    from lolisr_lib.data import default_root
+
+    return default_root()

@@ -87,12 +87,13 @@ class SimulatedPairs(Dataset):
 
     ``scale``: 1, 2 or 4; ``patch_size``: HR side of the crop (a multiple of ``scale``); ``scene_size``: HR
     side of the whole simulated scene (the crop is cut from it); ``jitter``: spread of the camera around
-    ``params`` (0: the calibrated camera only); ``seed``: see the module docstring.
+    ``params`` (0: the calibrated camera only); ``reexpose``: re-expose each scene to a RELLISUR-like mean
+    (off: the photographs' own brightness, 65 to 160); ``seed``: see the module docstring.
     """
 
     def __init__(self, scale: int, patch_size: int, *, length: int = 4096, scene_size: int = 256,
                  ev_range: tuple[float, float] = EV_RANGE, params: DegradeParams = DegradeParams(),
-                 jitter: float = 1.0, photos=tuple(TRAIN_PHOTOS), seed: int = 0):
+                 jitter: float = 1.0, photos=tuple(TRAIN_PHOTOS), seed: int = 0, reexpose: bool = True):
         if scale not in (1, 2, 4):
             raise DatasetError(f"scale must be 1, 2 or 4; got {scale!r}")
         if not isinstance(patch_size, int) or patch_size <= 0 or patch_size % scale or scene_size % scale:
@@ -108,7 +109,7 @@ class SimulatedPairs(Dataset):
             raise DatasetError(f"ev_range must be (low, high) with low <= high < 0, e.g. (-5.0, -2.0); got {ev_range}")
         self.scale, self.patch_size, self.length, self.scene_size = scale, patch_size, length, scene_size
         self.ev_range, self.params, self.jitter, self.photos = (low, high), params, jitter, tuple(photos)
-        self.seed, self.epoch = seed, 0
+        self.seed, self.epoch, self.reexpose = seed, 0, reexpose
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -127,7 +128,9 @@ class SimulatedPairs(Dataset):
         j = left + int(rng.integers(0, right - left - side + 1))
         crop = Image.fromarray(np.ascontiguousarray(photo[i : i + side, j : j + side]))
         hr = np.asarray(crop.resize((self.scene_size, self.scene_size), Image.Resampling.LANCZOS))
-        hr = expose_to_mean(hr, float(rng.uniform(*TARGET_MEAN_RANGE)))
+        target_mean = float(rng.uniform(*TARGET_MEAN_RANGE))  # drawn either way: the same stream of draws
+        if self.reexpose:
+            hr = expose_to_mean(hr, target_mean)
         hr = np.rot90(hr, int(rng.integers(4)))
         if rng.integers(2):
             hr = hr[:, ::-1]

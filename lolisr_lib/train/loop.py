@@ -185,7 +185,8 @@ class Trainer:
             from lolisr_lib.data.simulated import SimulatedPairs
 
             return SimulatedPairs(self.config.model.scale, t.patch_size, length=t.sim_items,
-                                  scene_size=t.sim_scene_size, jitter=t.sim_jitter, seed=t.seed)
+                                  scene_size=t.sim_scene_size, jitter=t.sim_jitter, seed=t.seed,
+                                  reexpose=t.sim_reexpose)
         if t.data != "dataset":
             raise ConfigError(f"train.data={t.data!r}: use 'dataset' (the Train split) or 'simulated'")
         return RellisurDataset(self.data_root, "Train", self.config.model.scale, patch_size=t.patch_size,

@@ -170,3 +170,41 @@ def render_temperature_samples(sweep, index: int = 0, size: float = 2.4):
                  f"diversity {sweep.diversity[index]:.4f}", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def render_method_row(lq, outputs: dict, gt, scores: dict, size: float = 3.0, title: str | None = None):
+    """The dark input, each method's output and the target in one row; ``outputs``: name -> (3, H, W) image,
+    ``scores``: name -> (PSNR, SSIM) of that output. The input is shown as it is (dark), nearest-upscaled."""
+    lq_img, gt_img = to_image(lq), to_image(gt)
+    factor = gt_img.shape[0] // lq_img.shape[0]
+    panels = [(np.repeat(np.repeat(lq_img, factor, axis=0), factor, axis=1),
+               f"dark input {lq_img.shape[0]}x{lq_img.shape[1]}\nmean {255 * lq_img.mean():.1f} / 255")]
+    for name, out in outputs.items():
+        p, s = scores[name]
+        panels.append((to_image(out), f"{name}\nPSNR {p:.2f} dB, SSIM {s:.3f}"))
+    panels.append((gt_img, f"target {gt_img.shape[0]}x{gt_img.shape[1]}\nmean {255 * gt_img.mean():.1f} / 255"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(len(panels) * size, size + 0.7))
+    show_panels(axes, panels)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def render_val_curves(runs: dict, keys=("psnr", "brightness_error"), reference: dict | None = None):
+    """Validation curves of training runs side by side: ``runs`` maps a label to its ``val`` rows (dicts with
+    ``step`` and the ``keys``); ``reference`` maps a label to a horizontal line drawn on the first panel."""
+    labels = {"psnr": "Val PSNR (dB)", "ssim": "Val SSIM", "brightness_error": "|mean brightness error| (0..255)"}
+    fig, axes = plt.subplots(1, len(keys), figsize=(5.2 * len(keys), 3.6), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        for label, rows in runs.items():
+            ax.plot([r["step"] for r in rows], [r[key] for r in rows], marker="o", ms=3, label=label)
+        ax.set_xlabel("step")
+        ax.set_ylabel(labels.get(key, key))
+        ax.grid(alpha=0.3)
+    for label, value in (reference or {}).items():
+        axes[0][0].axhline(value, ls="--", lw=1, color="grey")
+        axes[0][0].annotate(label, (axes[0][0].get_xlim()[0], value), fontsize=8, va="bottom", color="grey")
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 import pytest
 from train_helpers import small_overrides
 
@@ -71,3 +73,17 @@ def test_user_errors_are_one_line_and_exit_2(mini_root, tmp_path, capsys, change
 def test_preset_is_required_for_a_new_run(tmp_path, capsys):
     assert main(["train", "--out", str(tmp_path)]) == 2
     assert "--preset is required" in capsys.readouterr().err
+
+
+def test_training_on_simulated_pairs_validates_on_the_data_roots_val_split(mini_root, tmp_path):
+    args = cli_args(mini_root, tmp_path, "--train.data=simulated", "--train.sim_items=8", "--train.sim_scene_size=64")
+    assert main(args) == 0
+    rows = read_log(tmp_path)
+    assert [r["step"] for r in rows] == [1, 2] and all(np.isfinite(r["loss"]) for r in rows)
+    val = (tmp_path / "val.csv").read_text().splitlines()
+    assert val[0].startswith("step,psnr,ssim,brightness_error,brightness_bias")
+
+
+def test_unknown_training_data_kind_is_a_config_error(mini_root, tmp_path, capsys):
+    assert main(cli_args(mini_root, tmp_path, "--train.data=photos")) == 2
+    assert "train.data='photos'" in capsys.readouterr().err

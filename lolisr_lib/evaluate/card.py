@@ -1,0 +1,107 @@
+"""The figures of a model card: a trained model beside the baselines, on the miniature's Test split and on real pairs.
+
+``measure_card(model, scale)`` scores, under protocol A (full images, uint8 RGB PSNR / SSIM):
+
+- on the miniature's Test split (the default miniature, or ``mini_root``): the model, HE + bicubic and the
+  oracle gain (a reference that reads the target's mean), overall and per EV;
+- at x2, on the two real RELLISUR pairs of ``data/rellisur-real`` (never trained on): the same three.
+
+``data/pretrained/metrics-x{2,4}.json`` store these figures for the shipped models; the model card
+(``data/pretrained/README.md``) quotes them and ``tests/test_pretrained.py`` re-measures them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from lolisr_lib.baselines import make_baseline
+from lolisr_lib.calibration import REAL_ROOT
+from lolisr_lib.evaluate import evaluate
+
+METHODS = ("he-bicubic", "oracle-gain")  # the rows a model card compares with
+
+
+def _summary(result) -> dict:
+    s = result.summary
+    return {
+        "psnr": s["psnr"],
+        "ssim": s["ssim"],
+        "n": s["n"],
+        "per_ev": {f"{ev:.1f}": {"psnr": g["psnr"], "ssim": g["ssim"], "n": g["n"]} for ev, g in s["per_ev"].items()},
+    }
+
+
+def _rows(result) -> dict:
+    return {f"{r['scene']}{r['ev']:.1f}": {"psnr": r["psnr"], "ssim": r["ssim"]} for r in result.rows}
+
+
+def measure_card(model: nn.Module, scale: int, *, mini_root=None, real_root=REAL_ROOT, real: bool = True,
+                 device: str = "cpu") -> dict:
+    """``{"mini": {method: summary}, "real": {method: {pair: scores}}}``; the model's method name is "model"."""
+    from lolisr_lib.data import default_root
+
+    mini_root = mini_root if mini_root is not None else default_root()
+    methods = {"model": model, **{name: make_baseline(name, scale) for name in METHODS}}
+    card = {"scale": scale, "mini": {}, "real": {}}
+    with torch.no_grad():
+        for name, method in methods.items():
+            card["mini"][name] = _summary(evaluate(method, mini_root, "Test", scale, device=device))
+        if real and scale == 2:  # the bundled real targets are the x2 ones
+            for name, method in methods.items():
+                card["real"][name] = _rows(evaluate(method, real_root, "Test", 2, device=device))
+    return card
+
+
+def write_card(card: dict, path: str | Path) -> Path:
+    """The figures as JSON, written atomically."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(card, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def card_tables(card: dict) -> str:
+    """The card's figures as Markdown: overall and per EV on the miniature, and the real pairs."""
+    mini = card["mini"]
+    names = {"model": "LoLiSRFlow (shipped)", "he-bicubic": "HE + bicubic", "oracle-gain": "oracle gain (reads gt mean)"}
+    evs = list(mini["model"]["per_ev"])
+    lines = [f"Miniature Test split, x{card['scale']} ({mini['model']['n']} images), PSNR dB / SSIM:", "",
+             "| method | all | " + " | ".join(f"{ev} EV" for ev in evs) + " |",
+             "|---|---|" + "---|" * len(evs)]
+    for key, label in names.items():
+        s = mini[key]
+        cells = [f"{s['psnr']:.2f} / {s['ssim']:.3f}"] + [f"{s['per_ev'][ev]['psnr']:.2f}" for ev in evs]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    if card.get("real"):
+        pairs = list(card["real"]["model"])
+        lines += ["", "Real RELLISUR Test pairs, x2 (never trained on), PSNR dB / SSIM:", "",
+                  "| method | " + " | ".join(pairs) + " | mean PSNR |", "|---|" + "---|" * (len(pairs) + 1)]
+        for key, label in names.items():
+            rows = card["real"][key]
+            mean = sum(rows[p]["psnr"] for p in pairs) / len(pairs)
+            cells = [f"{rows[p]['psnr']:.2f} / {rows[p]['ssim']:.3f}" for p in pairs]
+            lines.append(f"| {label} | " + " | ".join(cells) + f" | {mean:.2f} |")
+    return "\n".join(lines)
+
+
+@torch.no_grad()
+def compare_methods(model: nn.Module, lq: torch.Tensor, gt: torch.Tensor, *, label: str = "LoLiSRFlow") -> tuple:
+    """One image pair through HE + bicubic, the oracle gain and ``model.enhance``: ``(outputs, scores)``, dicts
+    keyed by method name, outputs ``(3, H, W)`` in [0, 1], scores ``(PSNR, SSIM)`` under protocol A."""
+    from lolisr_lib.metrics import psnr, ssim
+
+    scale = model.scale
+    device = next(model.parameters()).device
+    outputs = {
+        "HE + bicubic": make_baseline("he-bicubic", scale).enhance(lq),
+        "oracle gain (reads gt mean)": make_baseline("oracle-gain", scale).enhance(lq, target=gt),
+        label: model.enhance(lq[None].to(device))[0].float().cpu(),
+    }
+    scores = {name: (psnr(out, gt), ssim(out, gt)) for name, out in outputs.items()}
+    return outputs, scores
