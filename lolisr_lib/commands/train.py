@@ -77,7 +77,15 @@ def _stored_config(args):
     if not args.resume:
         raise ConfigError("--preset is required (e.g. --preset tiny-x2) unless --resume continues a run")
     from lolisr_lib.checkpoint import checkpoint_config
-    from lolisr_lib.train.checkpoints import open_for_resume
+    from lolisr_lib.config import Config
+    from lolisr_lib.train.checkpoints import LAST, PREV, open_for_resume
 
+    if not any((args.out / name).is_file() for name in (LAST, PREV)):
+        # stopped before its first checkpoint: the config it was started with is in config.json
+        stored = args.out / "config.json"
+        if not stored.is_file():
+            raise ConfigError(f"cannot resume {args.out}: it holds no checkpoint and no config.json; start the run "
+                              "with --preset")
+        return Config.from_json(stored.read_text())
     path, payload, _ = open_for_resume(args.out, map_location="cpu")
     return checkpoint_config(payload, path)

@@ -144,6 +144,11 @@ class Trainer:
         has_run = last.is_file() or (self.out_dir / checkpoints.PREV).is_file()
         if resume not in (True, False, "auto"):
             raise ConfigError(f"resume={resume!r}: use True, False or 'auto'")
+        if resume is True and not has_run:  # killed before its first checkpoint: nothing to lose, start over
+            warnings.warn(f"{self.out_dir} holds no checkpoint ({checkpoints.LAST} or {checkpoints.PREV}): the run "
+                          "stopped before its first one, so it starts over from step 0 (its old logs are "
+                          "truncated)", stacklevel=4)
+            return None
         if not resume or (resume == "auto" and not has_run):
             if last.is_file():
                 raise UserError(f"{last} already exists; resume that run (--resume) or choose another out_dir")

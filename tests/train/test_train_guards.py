@@ -63,10 +63,12 @@ def test_truncated_last_checkpoint_is_refused_and_prev_resumes(mini_root, tmp_pa
     assert [r["step"] for r in read_log(b)] == [1, 2, 3, 4, 5, 6]
 
 
-def test_resume_needs_a_checkpoint_and_fresh_runs_never_overwrite(mini_root, tmp_path):
+def test_resume_without_a_checkpoint_starts_over_and_fresh_runs_never_overwrite(mini_root, tmp_path):
     config = small_config(2)
-    with pytest.raises(CheckpointError, match=r"last\.pt does not exist"):
-        run(config, tmp_path, mini_root, resume=True)
+    with pytest.warns(UserWarning, match="holds no checkpoint"):
+        assert run(config, tmp_path, mini_root, resume=True).step == 2
+    (tmp_path / "last.pt").unlink()
+    (tmp_path / "prev.pt").unlink(missing_ok=True)
     run(config, tmp_path, mini_root)
     with pytest.raises(UserError, match=r"last\.pt already exists"):
         run(config, tmp_path, mini_root)

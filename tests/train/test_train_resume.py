@@ -91,3 +91,32 @@ def test_batch_order_is_a_function_of_seed_and_epoch_shared_by_ranks():
     assert batches(4, epoch=1, start=3) == whole[3:]  # a resumed epoch continues where it stopped
     ranks = [batches(2, epoch=1, rank=r, world_size=2) for r in (0, 1)]
     assert [a + b for a, b in zip(*ranks)] == whole  # two processes share out exactly the same global batches
+
+
+def test_resume_before_the_first_checkpoint_starts_over_and_truncates_stale_logs(mini_root, tmp_path):
+    """A run killed before its first checkpoint left config.json and a few log rows, but no last.pt."""
+    from lolisr_lib.cli import main
+
+    config = small_config(4, "train.checkpoint_every=100", "train.val_every=0")
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "config.json").write_text(config.to_json())
+    (out / "log.jsonl").write_text('{"step": 1, "loss": 99.0}\n{"step": 2, "loss": 98.0}\n')
+    (out / "log.csv").write_text("step,loss\n1,99.0\n2,98.0\n")
+    with pytest.warns(UserWarning, match="starts over from step 0"):
+        code = main(["train", "--out", str(out), "--data", str(mini_root), "--resume", "--device", "cpu",
+                     "--no-progress"])
+    assert code == 0
+    rows = read_log(out)
+    assert [r["step"] for r in rows] == [1, 2, 3, 4] and all(r["loss"] < 90 for r in rows)  # stale rows gone
+    assert (out / "last.pt").is_file()
+    fresh = tmp_path / "fresh"
+    train(config, data_root=mini_root, out_dir=fresh, device="cpu", progress=False)
+    assert_same_state(out / "last.pt", fresh / "last.pt")  # exactly the run it would have been
+
+
+def test_resume_without_checkpoint_or_config_names_the_folder(tmp_path, capsys):
+    from lolisr_lib.cli import main
+
+    assert main(["train", "--out", str(tmp_path), "--resume", "--device", "cpu"]) == 2
+    assert f"cannot resume {tmp_path}" in capsys.readouterr().err
