@@ -181,3 +181,33 @@ def cr_error(cr_hat: torch.Tensor, gt: torch.Tensor) -> float:
     if cr_hat.shape != gt.shape:
         raise UserError(f"cr_hat {tuple(cr_hat.shape)} and gt {tuple(gt.shape)} must have the same shape")
     return float((cr_hat.detach() - cr_map(gt.detach())).abs().mean())
+
+
+@dataclass(frozen=True)
+class FlowLevelRow:
+    """One flow level of a real forward pass: what goes in and what comes out, and its condition."""
+
+    level: int  # 1 = the finest
+    steps: int  # layers in the level: its squeeze, unconditional steps and conditional steps
+    input_shape: tuple[int, ...]  # the tensor the level receives (B, C, H, W)
+    output_shape: tuple[int, ...]  # after its squeeze and steps
+    cond_shape: tuple[int, ...]  # the encoder's condition for this level
+
+
+def trace_flow_levels(model: nn.Module, lq: torch.Tensor, gt: torch.Tensor) -> list[FlowLevelRow]:
+    """The shapes through each level of ``model.flow`` in one real forward pass of ``gt`` given ``lq``."""
+    seen: list[tuple] = []
+
+    def hook(module, inputs, output):
+        seen.append((tuple(inputs[0].shape), tuple(output[0].shape)))
+
+    handles = [level.register_forward_hook(hook) for level in model.flow.levels]
+    try:
+        with torch.no_grad():
+            conds, _ = model.encoder(lq)
+            model.flow(gt, conds)
+    finally:
+        for handle in handles:
+            handle.remove()
+    levels = zip(seen, model.flow.levels, conds)
+    return [FlowLevelRow(k + 1, len(level.layers), a, b, tuple(c.shape)) for k, ((a, b), level, c) in enumerate(levels)]

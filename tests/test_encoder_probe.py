@@ -94,3 +94,19 @@ def test_cr_error_is_zero_for_the_true_map_and_checks_shapes():
     assert cr_error(torch.full_like(gt, 1 / 3), gt) > 0
     with pytest.raises(UserError):
         cr_error(torch.rand(2, 3, 4, 4), gt)
+
+
+def test_trace_flow_levels_records_a_real_forward_pass():
+    import torch
+
+    from lolisr_lib.config import preset
+    from lolisr_lib.encoder_probe import trace_flow_levels
+    from lolisr_lib.model import LoLiSRFlow
+
+    torch.manual_seed(0)
+    model = LoLiSRFlow(preset("tiny-x2")).eval()
+    rows = trace_flow_levels(model, torch.rand(1, 3, 16, 16), torch.rand(1, 3, 32, 32))
+    assert [r.level for r in rows] == [1, 2, 3]
+    assert [r.output_shape for r in rows] == [(1, 12, 16, 16), (1, 48, 8, 8), (1, 192, 4, 4)]
+    assert [r.cond_shape for r in rows] == model.flow.cond_shapes(1, 32, 32)
+    assert all(r.steps == 1 + 2 + 4 for r in rows)  # squeeze, 2 unconditional, K = 4 conditional

@@ -83,3 +83,24 @@ def test_temperature_sweep_plots_psnr_and_diversity():
 def test_temperature_samples_one_panel_per_sample(index):
     fig = render_temperature_samples(_sweep(n=3), index)
     assert len(fig.axes) == 3 and f"tau = {_sweep().temperatures[index]:g}" in fig._suptitle.get_text()
+
+
+def test_render_architecture_and_method_rows_and_val_curves():
+    from lolisr_lib.config import preset
+    from lolisr_lib.encoder_probe import trace_flow_levels, trace_shapes
+    from lolisr_lib.model import LoLiSRFlow
+    from lolisr_lib.viz.architecture import render_architecture
+    from lolisr_lib.viz.model import render_method_row, render_val_curves
+
+    torch.manual_seed(0)
+    model = LoLiSRFlow(preset("tiny-x4")).eval()
+    x, y = torch.rand(1, 3, 16, 16), torch.rand(1, 3, 64, 64)
+    fig = render_architecture(trace_shapes(model.encoder, x), trace_flow_levels(model, x, y), name="tiny-x4")
+    texts = " ".join(t.get_text() for t in fig.axes[0].texts)
+    assert "192 x 8 x 8" in texts and "3 x 64 x 64" in texts
+    outputs = {"a": torch.rand(3, 64, 64), "b": torch.rand(3, 64, 64)}
+    fig = render_method_row(x[0], outputs, y[0], {"a": (10.0, 0.1), "b": (12.0, 0.2)}, title="t")
+    assert len(fig.axes) == 4
+    rows = [{"step": s, "psnr": 10 + s / 100, "brightness_error": 5.0} for s in (100, 200)]
+    fig = render_val_curves({"run": rows}, reference={"oracle": 11.0})
+    assert len(fig.axes) == 2
