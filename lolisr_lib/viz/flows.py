@@ -1,7 +1,7 @@
 """Figures of the change-of-variables notebook (03): densities in 1-D and 2-D, warped grids, a fitted flow.
 
 Pure render functions: data (or a map to draw) in, a matplotlib figure out; nothing here trains. The
-maths they illustrate is the change of variables of normalizing flows, ``p_x(x) = p_z(f(x)) |det df/dx|``
+maths they illustrate is the change of variables of normalizing flows, ``p_y(y) = p_z(f(y)) |det df/dy|``
 (Rezende & Mohamed 2015, arXiv 1505.05770; RealNVP, Dinh et al. 2017, arXiv 1605.08803).
 """
 
@@ -124,7 +124,7 @@ def plot_flow_fit(data, densities: dict, samples, *, extent=DEFAULT_EXTENT):
         _show_density(ax, xs, ys, density, title)
     draws = _numpy(samples)
     axes[-1].scatter(draws[:, 0], draws[:, 1], s=2, alpha=0.4, color="C0")
-    axes[-1].set_title(f"{len(draws)} samples x = f^-1(z)", fontsize=10)
+    axes[-1].set_title(f"{len(draws)} samples y = f^-1(z)", fontsize=10)
     for ax in axes:
         _plane_axes(ax, extent)
     fig.tight_layout()
@@ -176,7 +176,7 @@ def plot_samples_grid(samples: dict, data=None, *, extent=DEFAULT_EXTENT):
 
 def plot_flow_samples(flow, temperature: float = 1.0, data=None, *, n: int = 1000, seed: int = 0,
                       extent=DEFAULT_EXTENT):
-    """Samples of a fitted 2-D flow at one temperature (for a slider): ``x = f^-1(T * eps)``."""
+    """Samples of a fitted 2-D flow at one temperature (for a slider): ``y = f^-1(T * eps)``."""
     points = sample_toy_flow(flow, n, temperature, torch.Generator().manual_seed(seed))
     return plot_samples_grid({f"temperature {temperature:.2f}": points}, data, extent=extent)
 
@@ -201,4 +201,61 @@ def plot_dequantisation(sigmas, bpd_raw, bpd_dequantised, entropy: float):
     ax.set_ylim(min(-2.0, float(np.min(_numpy(bpd_raw)))) - 0.5, max(12.0, entropy + 2))
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
+    return fig
+
+
+CONDITIONAL_EXTENT = (-2.6, 2.6, -2.0, 2.0)  # (y1 from, to, y2 from, to) of the pairs panel
+_PREDICTION_MARKERS = ("X", "P", "D", "s")
+
+
+def conditional_window(x: float, half_width: float = 1.4, half_height: float = 2.0) -> tuple[float, ...]:
+    """The ``(y1 from, to, y2 from, to)`` window of a ``p(y | x)`` panel: centred on ``y1 = 2x``, where the toy's
+    branches sit (:mod:`lolisr_lib.conditional_toy`)."""
+    return (2 * x - half_width, 2 * x + half_width, -half_height, half_height)
+
+
+def plot_conditional_toy(x, y, curves: dict, slices: list, *, extent=CONDITIONAL_EXTENT):
+    """The conditional toy: the training pairs and the regressions' answers (left), then ``p(y | x)`` at a few
+    inputs with a conditional flow's samples and the regressions' predictions.
+
+    ``x`` ``(N, 1)`` and ``y`` ``(N, 2)``: the pairs, coloured by ``x``. ``curves``: a name -> ``(x_grid (M,),
+    y_hat (M, 2))``, a regression's prediction along the inputs. ``slices``: dicts with ``x`` (the input),
+    ``density`` (``(ys1, ys2, density)`` as :func:`lolisr_lib.toy2d.density_grid` returns; drawn as contours at
+    1, 2 and 3 noise stds from a branch, and its grid sets the panel's window), ``samples`` ``(S, 2)`` and
+    ``predictions`` (the same names as ``curves`` -> a point ``(2,)``).
+    """
+    n = 1 + len(slices)
+    fig, axes = plt.subplots(1, n, figsize=(3.4 * n, 3.6), squeeze=False)
+    axes = axes[0]
+    pairs_y, pairs_x = _numpy(y), _numpy(x)[:, 0]
+    shown = axes[0].scatter(pairs_y[:, 0], pairs_y[:, 1], c=pairs_x, s=2, cmap="viridis", alpha=0.6)
+    for k, (name, (_, predicted)) in enumerate(curves.items()):
+        predicted = _numpy(predicted)
+        axes[0].plot(predicted[:, 0], predicted[:, 1], color="k" if k == 0 else "C3", ls="-" if k == 0 else "--",
+                     lw=1.8, label=name)
+    axes[0].set_title("pairs (x, y), coloured by x;\nlines: the regressions' y(x)", fontsize=9)
+    axes[0].legend(fontsize=7, loc="lower left")
+    _plane_axes(axes[0], extent)
+    axes[0].set_xlabel("y1")
+    axes[0].set_ylabel("y2")
+    fig.colorbar(shown, ax=axes[0], shrink=0.7, label="input x")
+    for ax, piece in zip(axes[1:], slices):
+        ys1, ys2, density = (_numpy(v) for v in piece["density"])
+        peak = float(density.max())
+        ax.contour(ys1, ys2, density, levels=peak * np.exp(-0.5 * np.array([3.0, 2.0, 1.0]) ** 2), colors="k",
+                   linewidths=0.8)
+        draws = _numpy(piece["samples"])
+        ax.scatter(draws[:, 0], draws[:, 1], s=3, alpha=0.3, color="C0", label="flow samples")
+        ax.plot([], [], color="k", lw=0.8, label="true p(y | x): 1, 2, 3 std")
+        for k, (name, point) in enumerate(piece["predictions"].items()):
+            point = _numpy(point).reshape(2)
+            ax.plot(point[0], point[1], _PREDICTION_MARKERS[k % 4], ms=10, mec="k", mfc="w" if k == 0 else "C3",
+                    label=name)
+        ax.set_title(f"x = {piece['x']:g}: p(y | x) and flow samples", fontsize=9)
+        _plane_axes(ax, (ys1[0], ys1[-1], ys2[0], ys2[-1]))
+    if slices:
+        handles, labels = axes[1].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False,
+                   bbox_to_anchor=(0.6, -0.02))
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig

@@ -64,3 +64,20 @@ def test_plot_dequantisation():
     sigmas = np.logspace(-1, -5, 5)
     fig = viz_flows.plot_dequantisation(sigmas, np.linspace(7.8, -1, 5), np.linspace(7.8, 50, 5), 7.5)
     assert isinstance(fig, Figure)
+
+
+def test_plot_conditional_toy_draws_each_slice():
+    from lolisr_lib import conditional_toy as ct
+
+    x, y = ct.sample_conditional_toy(200, torch.Generator().manual_seed(0))
+    grid = torch.linspace(-1, 1, 11)[:, None]
+    regression = ct.fit_regression(x, y)
+    xt = torch.tensor([[0.8]])
+    density = toy2d.density_grid(lambda p: ct.true_log_prob(p.double(), xt.double()), n=40,
+                                 extent=viz_flows.conditional_window(0.8))
+    slices = [{"x": 0.8, "density": density, "samples": y[:20], "predictions": {"L2": regression(xt)[0]}}]
+    fig = viz_flows.plot_conditional_toy(x, y, {"L2": (grid[:, 0], regression(grid))}, slices)
+    assert isinstance(fig, Figure) and "x = 0.8" in fig.axes[1].get_title()
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == [
+        "flow samples", "true p(y | x): 1, 2, 3 std", "L2"]
+    assert fig.axes[1].get_xlim() == pytest.approx((1.6 - 1.4, 1.6 + 1.4), abs=1e-6)
