@@ -2,17 +2,19 @@
 
 LoLiSRFlow (arXiv 2402.18871) and LLFlow (Wang et al., AAAI 2022, arXiv 2109.05923) use the CR map
 ``CR(I) = I / sum_c I`` (:func:`lolisr_lib.color.cr_map`) as an illumination-invariant prior: multiplying an
-image by an exposure factor ``k`` leaves it unchanged. A camera is not a multiplication, though. The rendering
-subtracts a black level (the curve's toe), applies the sRGB curve, adds noise, rounds to 8 bits and clips at
-white, and each of these breaks the invariance somewhere. This module measures it on one RELLISUR scene
-(Aakerberg et al., NeurIPS 2021): its five low-light inputs (LLLR) against the normally lit target (NLHR x1),
-the targets of the three scales against each other, the error binned by pixel brightness (noisy capture vs
-the same capture with noise switched off), and synthetic over-exposure. Images are numpy, channel-last.
+image by an exposure factor ``k`` leaves it unchanged. A camera is not a multiplication, though. A dark frame
+has its own colour balance (a gain per channel that changes with the exposure), a tone curve and a small black
+level offset (a pedestal), the sRGB curve, noise, 8-bit rounding and clipping at white, and each of these breaks
+the invariance somewhere. This module measures it on one RELLISUR scene (Aakerberg et al., NeurIPS 2021): its
+five low-light inputs (LLLR) against the normally lit target (NLHR x1), the targets of the three scales against
+each other, the error binned by pixel brightness (noisy capture vs the same capture with noise switched off),
+and synthetic over-exposure; and on a real pair, where :func:`camera_budget` switches the simulated camera's
+effects off one by one to see which of them moves the CR map. Images are numpy, channel-last.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +24,16 @@ from lolisr_lib.data.errors import DatasetError
 from lolisr_lib.errors import UserError
 from lolisr_lib.data.images import read_png
 from lolisr_lib.data.layout import SCALES, index_split, resolve_root
-from lolisr_lib.degrade import area_downsample, clip_white, expose, to_linear
+from lolisr_lib.degrade import (
+    DegradeParams,
+    area_downsample,
+    clip_white,
+    degrade,
+    downscale_target,
+    expose,
+    optical_blur,
+    to_linear,
+)
 from lolisr_lib.noise_analysis import simulate_noise_free
 
 # brightness bins in 8-bit levels, one octave (one stop of exposure) each, with black on its own
@@ -199,3 +210,59 @@ def channel_order_flips(before: np.ndarray, after: np.ndarray) -> float:
     for i, j in ((0, 1), (1, 2), (0, 2)):
         flipped |= np.sign(b[..., i] - b[..., j]) * np.sign(a[..., i] - a[..., j]) < 0
     return float(flipped.mean())
+
+
+def grey_guess_error(gt: np.ndarray) -> float:
+    """``mean |CR(gt) - 1/3|``: the CR error of knowing no colour at all (a grey guess) for the target ``gt``."""
+    return float(np.abs(cr_map(as_float(gt)) - 1 / 3).mean())
+
+
+def _capture_row(name: str, capture: np.ndarray, reference: np.ndarray, lit_level: float) -> dict:
+    errors = cr_error_map(capture, reference)
+    lit = brightness(capture) >= lit_level
+    mean_cr = cr_map(as_float(capture)).reshape(-1, 3).mean(axis=0)
+    return {
+        "capture": name,
+        "mean_level": float(brightness(capture).mean()),
+        "cr_error": float(errors.mean()),
+        "cr_error_lit": float(errors[lit].mean()) if lit.any() else float("nan"),
+        "lit_fraction": float(lit.mean()),
+        "cr_red": float(mean_cr[0]),
+        "cr_green": float(mean_cr[1]),
+        "cr_blue": float(mean_cr[2]),
+    }
+
+
+def camera_budget(lq: np.ndarray, gt: np.ndarray, scale: int, ev: float, params: DegradeParams = DegradeParams(),
+                  lit_level: float = LIT_LEVEL, seed: int = 0) -> list[dict]:
+    """Why a dark capture's CR map differs from its target's: the real capture ``lq``, then simulated captures of
+    the same target with one camera effect after another switched off.
+
+    ``gt``: the target at ``scale`` times the size of ``lq`` (uint8); the reference is its CR map at ``lq``'s size
+    (``gt`` area-averaged in linear light). The rows, each with :func:`cr_error_map`'s mean over all pixels and
+    over lit ones, the lit fraction, the mean level and the mean CR per channel:
+
+    1. ``real``: the real capture;
+    2. ``simulated``: the calibrated simulator (:func:`~lolisr_lib.degrade.degrade`, ``seed``);
+    3. ``no noise``: the same without shot and read noise (:func:`~lolisr_lib.noise_analysis.simulate_noise_free`);
+    4. ``no noise, neutral colour``: also without the red and blue gains of the dark frame;
+    5. ``no noise, neutral colour, linear rendering``: also without the tone curve and the pedestal, so that the
+       file is the exposed light through the sRGB curve, rounded to 8 bits;
+    6. ``exact light, no rounding``: the same, unrounded: only the sRGB curve (not a power law near black) is
+       left. A first row, ``target``, gives the target's own mean CR (its errors are 0).
+    """
+    reference = downscale_target(gt, scale)
+    neutral = replace(params, red_gain=1.0, blue_gain=1.0)
+    linear = replace(neutral, tone_gamma=1.0, black_point=0.0)
+    exact = linear_to_srgb(clip_white(expose(area_downsample(optical_blur(to_linear(gt), params.blur_sigma), scale),
+                                             ev)))
+    captures = [
+        ("target", reference),
+        ("real", lq),
+        ("simulated", degrade(gt, scale, ev, params, seed=seed)),
+        ("no noise", simulate_noise_free(gt, scale, ev, params)),
+        ("no noise, neutral colour", simulate_noise_free(gt, scale, ev, neutral)),
+        ("no noise, neutral colour, linear rendering", simulate_noise_free(gt, scale, ev, linear)),
+        ("exact light, no rounding", exact),
+    ]
+    return [_capture_row(name, capture, reference, lit_level) for name, capture in captures]

@@ -118,3 +118,24 @@ def test_channel_order_flips():
     reversed_channels = 255 - img  # decreasing: every strict order flips
     strict = (np.diff(np.sort(img.astype(int), axis=-1), axis=-1) > 0).any(axis=-1)
     assert cr_analysis.channel_order_flips(img, reversed_channels) == pytest.approx(strict.mean())
+
+
+def test_grey_guess_error_is_zero_for_grey_and_positive_for_colour():
+    assert cr_analysis.grey_guess_error(np.full((4, 4, 3), 120, np.uint8)) < 1e-3
+    assert cr_analysis.grey_guess_error(_colourful()) > 0.02
+
+
+def test_camera_budget_switches_the_effects_off_one_by_one():
+    gt = _colourful(32)
+    lq = degrade(gt, 2, -4.0, seed=3)
+    rows = cr_analysis.camera_budget(lq, gt, 2, -4.0, seed=3)
+    names = [row["capture"] for row in rows]
+    assert names == ["target", "real", "simulated", "no noise", "no noise, neutral colour",
+                     "no noise, neutral colour, linear rendering", "exact light, no rounding"]
+    by_name = {row["capture"]: row for row in rows}
+    assert by_name["target"]["cr_error"] == 0 and by_name["real"]["cr_error"] == by_name["simulated"]["cr_error"]
+    assert by_name["no noise"]["cr_error"] < by_name["simulated"]["cr_error"]
+    assert by_name["exact light, no rounding"]["cr_error"] < by_name["no noise, neutral colour"]["cr_error"]
+    # the calibrated camera's dark frame has less red than the target (red gain < 1)
+    assert by_name["no noise"]["cr_red"] < by_name["target"]["cr_red"]
+    assert all(abs(row["cr_red"] + row["cr_green"] + row["cr_blue"] - 1) < 0.02 for row in rows[:2])

@@ -81,6 +81,28 @@ def plot_cr_pair(lq_by_ev: dict, gt, ev: float):
     return fig
 
 
+def plot_cr_rows(rows, *, size: float = 2.6, vmax: float = 0.4):
+    """One row per pair: the input (brightened for display), its CR map, the target's CR map and the per-pixel
+    CR error. ``rows``: dicts with ``title``, ``lq`` and ``gt`` (the target at the input's size)."""
+    rows = list(rows)
+    fig, axes = plt.subplots(len(rows), 4, figsize=(size * 4.3, size * len(rows) + 0.3), squeeze=False)
+    for row_axes, row in zip(axes, rows):
+        shown, gain = brighten(row["lq"])
+        cr_lq, cr_gt = _cr_of(row["lq"]), _cr_of(row["gt"])
+        error = np.abs(cr_lq - cr_gt).mean(axis=-1)
+        panels = ((shown, f"{row['title']}: input (x{gain:.0f} shown)"), (cr_display(cr_lq), "CR(input)"),
+                  (cr_display(cr_gt), "CR(target)"))
+        for ax, (img, title) in zip(row_axes, panels):
+            ax.imshow(img, interpolation="antialiased")
+            ax.set_title(title, fontsize=9)
+        image = row_axes[3].imshow(error, cmap="viridis", vmin=0, vmax=vmax, interpolation="antialiased")
+        row_axes[3].set_title(f"|difference|, mean {error.mean():.3f}", fontsize=9)
+        fig.colorbar(image, ax=row_axes[3], fraction=0.046)
+    _off(axes)
+    fig.tight_layout()
+    return fig
+
+
 def plot_invariance(evs, errors: dict, baseline: float | None = None):
     """Grouped bars: one group per EV, one bar per entry of ``errors`` (label -> values per EV); an optional
     dashed baseline (the error of a colourless, grey guess)."""

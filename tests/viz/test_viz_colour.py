@@ -70,3 +70,12 @@ def test_plot_encoder_features(batched):
     fig = viz_colour.plot_encoder_features(features if batched else features[0])
     assert isinstance(fig, Figure) and len(fig.axes) == 4
     assert "colour ratio" in fig.axes[2].get_title()
+
+
+def test_plot_cr_rows_draws_one_row_per_pair():
+    rng = np.random.default_rng(0)
+    rows = [{"title": f"pair {k}", "lq": rng.integers(0, 20, (8, 8, 3)).astype(np.uint8),
+             "gt": rng.integers(0, 255, (8, 8, 3)).astype(np.uint8)} for k in range(2)]
+    fig = viz_colour.plot_cr_rows(rows)
+    assert isinstance(fig, Figure) and fig.axes[0].get_title().startswith("pair 0: input")
+    assert fig.axes[3].get_title().startswith("|difference|, mean")
