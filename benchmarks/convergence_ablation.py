@@ -28,6 +28,7 @@ from lolisr_lib.calibration import REAL_ROOT
 from lolisr_lib.config import preset, with_overrides
 from lolisr_lib.data import default_root
 from lolisr_lib.evaluate import evaluate
+from lolisr_lib.evaluate.card import ablation_table
 from lolisr_lib.models import load_model
 from lolisr_lib.train import read_log, train
 
@@ -51,7 +52,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/ablation"))
     parser.add_argument("--json", type=Path, default=Path("data/pretrained/ablation-x2.json"))
     parser.add_argument("--only", nargs="*", help="run only these variants")
+    parser.add_argument("--report", nargs="*", type=Path, help="print the table of these JSON files and stop")
     args = parser.parse_args()
+    if args.report is not None:
+        merged = {}
+        for path in args.report or [args.json]:
+            merged.update(json.loads(path.read_text()))
+        print(ablation_table({name: merged[name] for name in VARIANTS if name in merged}))
+        return
     base = with_overrides(preset("tiny-x2"), [
         "train.data=simulated", f"train.steps={args.steps}", f"train.val_every={args.steps // 8}",
         "train.val_images=20", f"train.checkpoint_every={args.steps // 8}", "train.log_every=10",

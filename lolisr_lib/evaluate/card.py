@@ -105,3 +105,20 @@ def compare_methods(model: nn.Module, lq: torch.Tensor, gt: torch.Tensor, *, lab
     }
     scores = {name: (psnr(out, gt), ssim(out, gt)) for name, out in outputs.items()}
     return outputs, scores
+
+
+def ablation_table(results: dict) -> str:
+    """The convergence ablation (``benchmarks/convergence_ablation.py``) as Markdown: per variant, the Val PSNR
+    and brightness error at the first and last validation, the best Val PSNR, the largest dip between two
+    validations, and the Test and real-pair PSNR of the final weights."""
+    lines = ["| variant | Val PSNR first -> last (best) | largest dip | brightness error first -> last | "
+             "miniature Test PSNR | real pairs PSNR |", "|---|---|---|---|---|---|"]
+    for name, r in results.items():
+        val = r["val"]
+        psnrs = [v["psnr"] for v in val]
+        dip = max([a - b for a, b in zip(psnrs, psnrs[1:])] + [0.0])
+        real = " / ".join(f"{p:.2f}" for p in r["real_psnr"].values())
+        lines.append(f"| {name} | {psnrs[0]:.2f} -> {psnrs[-1]:.2f} ({max(psnrs):.2f}) | {dip:.2f} dB | "
+                     f"{val[0]['brightness_error']:.1f} -> {val[-1]['brightness_error']:.1f} | "
+                     f"{r['test_psnr']:.2f} | {real} |")
+    return "\n".join(lines)

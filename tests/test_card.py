@@ -1,0 +1,39 @@
+"""Model-card figures: the tables, and one pair through the three methods."""
+
+import torch
+
+from lolisr_lib.config import preset
+from lolisr_lib.evaluate.card import ablation_table, card_tables, compare_methods
+from lolisr_lib.model import LoLiSRFlow
+
+
+def _summary(psnr):
+    return {"psnr": psnr, "ssim": 0.5, "n": 2, "per_ev": {"-3.0": {"psnr": psnr, "ssim": 0.5, "n": 1},
+                                                          "-4.0": {"psnr": psnr - 1, "ssim": 0.4, "n": 1}}}
+
+
+def test_card_tables_show_every_method_overall_per_ev_and_on_real_pairs():
+    card = {"scale": 2, "mini": {k: _summary(p) for k, p in (("model", 20.0), ("he-bicubic", 14.0),
+                                                                ("oracle-gain", 19.0))},
+            "real": {k: {"00018-3.0": {"psnr": p, "ssim": 0.6}, "00736-5.0": {"psnr": p - 2, "ssim": 0.5}}
+                     for k, p in (("model", 18.0), ("he-bicubic", 14.5), ("oracle-gain", 24.0))}}
+    text = card_tables(card)
+    assert "| LoLiSRFlow (shipped) | 20.00 / 0.500 | 20.00 | 19.00 |" in text
+    assert "| HE + bicubic | 14.50 / 0.600 | 12.50 / 0.500 | 13.50 |" in text
+    assert "-3.0 EV" in text and "00736-5.0" in text
+
+
+def test_ablation_table_reports_the_largest_dip():
+    val = [{"step": s, "psnr": p, "brightness_error": 5.0} for s, p in ((100, 15.0), (200, 18.0), (300, 16.5))]
+    text = ablation_table({"paper loss": {"val": val, "test_psnr": 17.0, "real_psnr": {"a": 16.0}}})
+    assert "| paper loss | 15.00 -> 16.50 (18.00) | 1.50 dB | 5.0 -> 5.0 | 17.00 | 16.00 |" in text
+
+
+def test_compare_methods_scores_three_outputs_of_the_target_size():
+    torch.manual_seed(0)
+    model = LoLiSRFlow(preset("tiny-x2")).eval()
+    lq, gt = torch.rand(3, 16, 16) * 0.1, torch.rand(3, 32, 32)
+    outputs, scores = compare_methods(model, lq, gt, label="flow")
+    assert list(outputs) == ["HE + bicubic", "oracle gain (reads gt mean)", "flow"]
+    assert all(out.shape == gt.shape for out in outputs.values())
+    assert all(0 < p < 100 and -1 <= s <= 1 for p, s in scores.values())
