@@ -189,7 +189,8 @@ def render_worst_case_growth(per_layer_gain: Mapping[str, float], *, layers: int
 
 def render_blowup_sweep(trials: Sequence, *, threshold: float = 10.0, matched: Sequence = (),
                         temperature: float = 1.0, size: float = 3.4):
-    """Largest ``|x|`` of inverted random latents against the log-scale spread, one curve per scale function.
+    """Largest ``|y|`` (the generated image's values) of inverted random latents against the log-scale spread,
+    one curve per scale function.
 
     ``trials`` are :class:`~lolisr_lib.scale_comparison.ScaleTrial` results measured at ``temperature``. A
     trial with non-finite samples is drawn at float32's limit with a cross and its non-finite fraction;
@@ -213,10 +214,10 @@ def render_blowup_sweep(trials: Sequence, *, threshold: float = 10.0, matched: S
         value = FLOAT32_MAX if t.blowup["nonfinite"] > 0 else t.blowup["max_abs"]
         ax.loglog([t.spread["std"]], [value], "o", ms=14, mfc="none", mec="k")
     ax.margins(x=0.15)  # room for the labels of the outermost points
-    ax.axhline(threshold, color="k", lw=0.8, ls="--", label=f"exploded: |x| > {threshold:g}")
+    ax.axhline(threshold, color="k", lw=0.8, ls="--", label=f"exploded: |y| > {threshold:g}")
     ax.axhline(1, color="#888888", lw=0.6)
     ax.set(xlabel="log-scale spread (std over all affine layers, on the data)",
-           ylabel="largest |x| of the inverted samples",
+           ylabel="largest |y| of the inverted samples",
            title=f"inverting random latents: mean + {temperature:g} * N(0, 1)")
     ax.title.set_fontsize(10)
     ax.legend(fontsize=8, loc="upper left")

@@ -57,7 +57,8 @@ def plot_warp(transform, *, extent=(-2.0, 2.0, -2.0, 2.0), n_lines: int = 11, ti
 
     The shaded unit square ``square = (corner, opposite corner)`` and its image show the local change of area,
     which is ``|det J|``. ``points`` ``(N, 2)``, if given, are scattered on both sides (before and mapped).
-    ``latent_extent = (x0, x1, y0, y1)`` crops the right panel (a flow can send far grid lines very far).
+    ``latent_extent = (x0, x1, y0, y1)`` crops the right panel (a flow can send far grid lines very far). The
+    panels are titled in notebook 03's notation: data ``y``, latent ``z = title(y)``.
     """
     fig, axes = plt.subplots(1, 2, figsize=(7.6, 3.6))
     (ax0, ax1) = axes
@@ -85,8 +86,8 @@ def plot_warp(transform, *, extent=(-2.0, 2.0, -2.0, 2.0), n_lines: int = 11, ti
     if latent_extent is not None:
         ax1.set_xlim(*latent_extent[:2])
         ax1.set_ylim(*latent_extent[2:])
-    ax0.set_title(f"x (data space); shaded area {areas[0]:.2f}", fontsize=10)
-    ax1.set_title(f"z = {title}(x) (latent space); shaded area {areas[1]:.2f}", fontsize=10)
+    ax0.set_title(f"y (data space); shaded area {areas[0]:.2f}", fontsize=10)
+    ax1.set_title(f"z = {title}(y) (latent space); shaded area {areas[1]:.2f}", fontsize=10)
     for ax in axes:
         ax.set_aspect("equal")
         ax.set_xlabel("coordinate 1")
