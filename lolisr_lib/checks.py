@@ -1,4 +1,4 @@
-"""Checks for invertible layers, shared by the tests and the notebooks (``style.md``, Tests).
+"""Checks for invertible layers, shared by the tests and the notebooks (``docs/CONVENTIONS.md``, Tests).
 
 - :func:`autograd_logdet`: the exact ``log|det J|`` of a map, from its full Jacobian (autograd) and
   ``slogdet``: the ground truth a layer's closed-form log-det is compared against. Tiny inputs only.

@@ -2,7 +2,7 @@
 
 The CR map, the per-channel histogram equalisation and the noise map are three of the four encoder input
 features of LLFlow (Wang et al., AAAI 2022), which LoLiSRFlow (arXiv 2402.18871) builds on (design notes,
-model.md section 2). ``rgb_to_y`` is the BT.601 luma behind the "Y channel" PSNR/SSIM of SR papers.
+docs/model.md section 2). ``rgb_to_y`` is the BT.601 luma behind the "Y channel" PSNR/SSIM of SR papers.
 
 Conventions (the whole package follows them): numpy images are channel-last ``(H, W, 3)`` (or ``(N, H, W,
 3)``), as scikit-image and PIL give them; torch tensors are channel-first ``(..., 3, H, W)``. Float images

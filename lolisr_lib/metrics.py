@@ -1,4 +1,4 @@
-"""Image-quality metrics: PSNR and SSIM under evaluation protocol A (design notes, rellisur.md).
+"""Image-quality metrics: PSNR and SSIM under evaluation protocol A (design notes, docs/data.md).
 
 Protocol A is what the LoLiSRFlow line of work (arXiv 2402.18871 and its lab's papers on RELLISUR) reports:
 8-bit RGB images, the full image, scikit-image's ``peak_signal_noise_ratio(gt, pred)`` (data range 255) and

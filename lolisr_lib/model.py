@@ -1,7 +1,7 @@
 """LoLiSRFlow: joint low-light enhancement and super-resolution with a conditional normalizing flow.
 
 Yue et al., "LoLiSRFlow", arXiv 2402.18871 (2024); built on LLFlow (Wang et al., AAAI 2022) and SRFlow
-(Lugmayr et al., ECCV 2020). See ``shared/design/model.md``.
+(Lugmayr et al., ECCV 2020). See ``docs/model.md``.
 
 - The encoder E turns the dark low-resolution input ``lq`` into one condition tensor per flow level and a
   predicted colour-ratio map ``cr_hat`` at HR.
@@ -44,7 +44,7 @@ class LoLiSRFlow(nn.Module):
         self.scale = m.scale
         self.levels = m.flow.levels
         # LR inputs are padded to a multiple of this, so that every encoder branch and flow level has an
-        # integer size (model.md section 1): HR must divide by 2**L and LR by the encoder's coarsest stride.
+        # integer size (docs/model.md section 1): HR must divide by 2**L and LR by the encoder's coarsest stride.
         self.pad_multiple = max(m.pad_multiple, 8)
         e = m.encoder
         self.encoder = build_encoder(
@@ -75,7 +75,7 @@ class LoLiSRFlow(nn.Module):
         prior_channels = 3 * 4**f.levels
         latent_channels = self.flow.latent_shape(1, 2**f.levels, 2**f.levels)[1]
         # With splits the final latent has fewer channels than the squeezed CR map: a learned 1x1 projection
-        # gives its mean (ours; model.md section 5). Without splits the squeezed map is the mean as it is.
+        # gives its mean (ours; docs/model.md section 5). Without splits the squeezed map is the mean as it is.
         self.prior_proj = (
             nn.Conv2d(prior_channels, latent_channels, 1) if latent_channels != prior_channels else None
         )

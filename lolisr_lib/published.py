@@ -3,7 +3,7 @@
 The numbers live in ``data/published/*.csv`` (one file per paper table, with the source and the evaluation
 protocol on every row), so a reader can check them against the papers without reading code. Rows we measure
 ourselves are labelled ``measured``; rows copied from papers ``reported``. Protocols differ between papers
-(see ``rellisur.md``): every rendered row names its protocol so that no one compares across them silently.
+(see ``docs/data.md``): every rendered row names its protocol so that no one compares across them silently.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class ResultRow:
     ssim: float
     lpips: float | None = None
     type: str = ""  # "sequential", "joint", "classical", ...
-    protocol: str = ""  # see rellisur.md, e.g. "A (all 425 Test, full image)"
+    protocol: str = ""  # see docs/data.md, e.g. "A (all 425 Test, full image)"
     source: str = "measured"  # "measured" for our rows, else the paper and table
 
 

@@ -3,7 +3,7 @@
 Notebook 09 composes these steps. A :class:`Method` is a row of the table: a classical baseline, a learned
 baseline or LoLiSRFlow, with the model that makes its predictions (or ``None`` when it was not measured, and a
 note saying why). :func:`evaluate_methods` scores every measured method with :func:`lolisr_lib.evaluate.evaluate`
-(protocol A by default: uint8 RGB PSNR and colour SSIM as scikit-image computes them, full image; rellisur.md);
+(protocol A by default: uint8 RGB PSNR and colour SSIM as scikit-image computes them, full image; docs/data.md);
 :func:`results_markdown` renders the measured rows beside RELLISUR's Table 7, the LoLiSRFlow table and UltraIS
 (:mod:`lolisr_lib.published`), each labelled measured or reported and by protocol, plus a per-EV breakdown, and
 :func:`write_results` stores it as ``results_x{scale}.md``.

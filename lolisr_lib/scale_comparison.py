@@ -1,7 +1,7 @@
 """The two affine scale functions of the flow compared fairly: same flow, same data, matched log-scale spread.
 
 LLFlow/SRFlow scale with ``sigmoid(raw + 2) + 1e-4``; we default to the soft clamp ``2 * tanh(raw / 2)``
-(``model.md`` section 4, :mod:`lolisr_lib.flow.coupling`). Comparing them with *equal network weights* is
+(``docs/model.md`` section 4, :mod:`lolisr_lib.flow.coupling`). Comparing them with *equal network weights* is
 unfair: near ``raw = 0`` the sigmoid's log-scale has slope ~0.12 against the soft clamp's 1, so it barely
 moves. :mod:`lolisr_lib.flow.stability` measures the spread of the log-scales and the inverse blow-up; this
 module builds the random setup both flows share (one seed for the rotations, data, conditions and noise),

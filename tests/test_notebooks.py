@@ -1,7 +1,7 @@
 """Structure of the committed notebooks: cleared outputs, a parameters cell, a header, no library code.
 
 Executing them is nbval's job (``pytest --nbval-lax notebooks/``); these checks keep the sources diffable and
-the conventions of ``notebooks.md`` honest.
+the conventions of ``docs/NOTEBOOK_AUTHORING.md`` honest.
 """
 
 import json

@@ -1,4 +1,4 @@
-"""Published tables load with the numbers of rellisur.md and render beside measured rows."""
+"""Published tables load with the numbers of docs/data.md and render beside measured rows."""
 
 import pytest
 

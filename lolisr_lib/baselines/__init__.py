@@ -1,4 +1,4 @@
-"""Baselines for the RELLISUR tables (design notes, model.md section 9), so that every table has measured rows.
+"""Baselines for the RELLISUR tables (design notes, docs/model.md section 9), so that every table has measured rows.
 
 - Classical, no training (:mod:`lolisr_lib.baselines.classical`): bicubic only; per-channel histogram
   equalisation then bicubic; a per-image gamma then bicubic. Built with :func:`make_baseline`.

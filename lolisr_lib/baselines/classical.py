@@ -1,7 +1,7 @@
 """Classical sequential baselines: brighten the dark LR image with a fixed rule, then upscale it bicubically.
 
 No training and no use of the ground truth: each rule looks only at the input image. They bracket what a
-learned method must beat (design notes, model.md section 9):
+learned method must beat (design notes, docs/model.md section 9):
 
 - ``bicubic``: upscaling only, the image stays dark; the floor of every table.
 - ``he-bicubic``: per-channel histogram equalisation (OpenCV's classic rule, ``color.equalize_hist``, the same
@@ -9,7 +9,7 @@ learned method must beat (design notes, model.md section 9):
   0..255 whatever the exposure, so brightness is right on average, but noise and colour casts are amplified.
 - ``gain-bicubic``: one global tone curve per image, ``x ** gamma`` with ``gamma`` chosen so that the mean of
   the result is ``target_mean`` (0.4, about 102/255, because RELLISUR's normal-light targets average about
-  90 to 110 out of 255; rellisur.md), then bicubic. A constant is fixed in advance, never read from the test
+  90 to 110 out of 255; docs/data.md), then bicubic. A constant is fixed in advance, never read from the test
   ground truth. A gamma rather than a plain gain: RELLISUR inputs are 3 to 5 EV under-exposed, so a gain
   reaching the target mean would be 8 to 30x and clip every lamp and window to white, while a power curve is
   monotone, maps [0, 1] onto [0, 1] and never clips; like a gain it is one number per image.

@@ -2,7 +2,7 @@
 counts of the real dataset to compare with.
 
 RELLISUR (Aakerberg, Nasrollahi, Moeslund; NeurIPS 2021 Datasets and Benchmarks; Zenodo doi
-10.5281/zenodo.5234969). The real counts below are those of the design notes (rellisur.md), confirmed from the
+10.5281/zenodo.5234969). The real counts below are those of the design notes (docs/data.md), confirmed from the
 files of the download; :data:`lolisr_lib.data.layout.FULL_LLLR_COUNTS` holds the LLLR totals.
 """
 

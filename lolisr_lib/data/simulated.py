@@ -47,7 +47,7 @@ TRAIN_PHOTOS = {
 }
 MATPLOTLIB_PHOTOS = {"grace_hopper": "grace_hopper.jpg", "present": "Minduka_Present_Blue_Pack.png"}
 EV_RANGE = (-5.0, -2.0)  # RELLISUR's three exposure windows together
-# RELLISUR's targets are normally exposed photographs of mean code value about 90 to 110 (rellisur.md); the
+# RELLISUR's targets are normally exposed photographs of mean code value about 90 to 110 (docs/data.md); the
 # photographs here range from 65 to 160. Each scene is re-exposed (a gain in linear light) to a mean drawn from
 # this range, as a camera's auto-exposure would, so that "normal light" means what it means in RELLISUR.
 TARGET_MEAN_RANGE = (85.0, 120.0)

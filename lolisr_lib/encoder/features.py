@@ -1,7 +1,7 @@
 """The encoder's input features, computed from the low-light low-resolution input ``lq`` at LR.
 
 LoLiSRFlow (arXiv 2402.18871) builds on LLFlow (Wang et al., AAAI 2022), whose encoder does not see the raw
-image but four 3-channel views of it (design notes, model.md section 2), concatenated in this order:
+image but four 3-channel views of it (design notes, docs/model.md section 2), concatenated in this order:
 
 1. ``log(clamp(lq, 1e-3))``: the log domain spreads the dark range where low-light pixels live;
 2. per-channel histogram equalisation of ``lq`` (8-bit, classic lookup table): a crude, fixed enhancement;

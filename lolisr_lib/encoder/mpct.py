@@ -2,7 +2,7 @@
 
 The paper states the idea (a transformer encoder with parallel branches at several resolutions that
 exchange information, giving one condition per flow level and the CR map); the details are ours (design
-notes, model.md section 3), from HRNet/MIRNet-v2-style parallel streams and Restormer-style blocks:
+notes, docs/model.md section 3), from HRNet/MIRNet-v2-style parallel streams and Restormer-style blocks:
 
     lq -> 12 input features -> 3x3 stem (C0, LR) -> finest branch at HR/2 -> strided convs to HR/4, HR/8
        -> S stages of [N transformer blocks per branch, then cross-scale fusion]

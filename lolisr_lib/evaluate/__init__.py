@@ -1,4 +1,4 @@
-"""Score a model or a baseline on a RELLISUR split under a named protocol (design notes, rellisur.md).
+"""Score a model or a baseline on a RELLISUR split under a named protocol (design notes, docs/data.md).
 
 Default: **protocol A** on the full images, i.e. 8-bit RGB PSNR and colour SSIM exactly as scikit-image
 computes them (:mod:`lolisr_lib.metrics`), no border crop, no brightness rescaling (LLFlow rescales outputs to
@@ -65,7 +65,7 @@ class EvalResult:
 
 
 def protocol_label(split: str, n: int, *, crop: int | None, y_channel: bool, scale: int, exposures=None) -> str:
-    """The protocol description that labels a table row (rellisur.md, "Evaluation protocols in use")."""
+    """The protocol description that labels a table row (docs/data.md, section 7)."""
     colour = "B-like: Y-channel (BT.601)" if y_channel else "A: uint8 RGB"
     region = f"centre crop {crop} LR / {scale * crop} HR" if crop else "full image"
     evs = "" if not exposures else ", EV " + ", ".join(f"{ev:+.1f}" for ev in sorted(exposures, reverse=True))

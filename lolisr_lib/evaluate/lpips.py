@@ -1,5 +1,5 @@
 """LPIPS (Zhang et al., "The Unreasonable Effectiveness of Deep Features as a Perceptual Metric", CVPR 2018),
-version 0.1 with the AlexNet trunk ("alex"), as the RELLISUR papers report it (rellisur.md, protocol A).
+version 0.1 with the AlexNet trunk ("alex"), as the RELLISUR papers report it (docs/data.md, protocol A).
 
 ``d(x, y) = sum_l mean_hw( w_l . (f_l(x) / |f_l(x)| - f_l(y) / |f_l(y)|) ** 2 )``: ``f_l`` are the activations
 after the five ReLUs of AlexNet's convolutional part, normalised to unit length over channels at every pixel;

@@ -1,6 +1,6 @@
 """The conditional normalizing flow of LoLiSRFlow (arXiv 2402.18871): layers, steps, the multi-scale flow.
 
-One interface for every invertible layer (``model.md`` section 4): ``forward(x, cond=None) -> (y, logdet)``
+One interface for every invertible layer (``docs/model.md`` section 4): ``forward(x, cond=None) -> (y, logdet)``
 maps data to latent, ``inverse(y, cond=None) -> (x, logdet)`` maps back, ``logdet`` a per-sample ``(B,)``
 tensor of ``log|det dy/dx|`` (negated by the inverse). Modules, one idea each:
 

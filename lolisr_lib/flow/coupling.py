@@ -2,7 +2,7 @@
 
 SRFlow (Lugmayr et al., ECCV 2020, arXiv 2006.14200) conditions every flow step on encoder features
 through two affine layers; LLFlow reuses them and LoLiSRFlow (arXiv 2402.18871) lists both among its
-flow-step layers (``model.md`` section 4):
+flow-step layers (``docs/model.md`` section 4):
 
 - affine injector: ``(shift, raw) = NN(cond)``, ``y = (x + shift) * scale(raw)``;
 - conditional affine coupling: ``x = (x1, x2)``, ``(shift, raw) = NN(cat(x1, cond))``,

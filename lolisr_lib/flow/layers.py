@@ -3,7 +3,7 @@
 Glow (Kingma & Dhariwal 2018, arXiv 1807.03039) defines ActNorm and the invertible 1x1 convolution with
 its LU parametrisation; RealNVP (Dinh et al. 2017, arXiv 1605.08803) the squeeze of its multi-scale
 architecture. LoLiSRFlow (arXiv 2402.18871) lists ActNorm and the 1x1 convolution in its flow steps; the
-details follow LLFlow/SRFlow (``model.md`` section 4).
+details follow LLFlow/SRFlow (``docs/model.md`` section 4).
 
 Every layer has one interface: ``forward(x, cond=None) -> (y, logdet)`` maps data to latent and
 ``inverse(y, cond=None) -> (x, logdet)`` maps back; ``logdet`` is a per-sample ``(B,)`` tensor of

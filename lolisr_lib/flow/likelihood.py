@@ -1,6 +1,6 @@
 """Likelihood bookkeeping of the flow: Gaussian log-densities, sampling, NLL normalisations, dequantisation.
 
-Change of variables (``model.md`` section 6): for ``z = F(x; cond)``,
+Change of variables (``docs/model.md`` section 6): for ``z = F(x; cond)``,
 ``log p(x | cond) = log N(z; mu, sigma) + log|det dz/dx|``. The flow returns the second term (``logdet``)
 and, with split, the log-probabilities of the factored halves; the final latent's term comes from
 :func:`gaussian_log_prob`. Two normalisations of ``-log p`` are reported:

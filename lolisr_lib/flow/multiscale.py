@@ -1,14 +1,14 @@
 """The multi-scale conditional flow of LoLiSRFlow: ``z = F(gt; cond)`` and ``gt = F^-1(z; cond)``.
 
 LoLiSRFlow (arXiv 2402.18871) stacks 3 levels of 12 conditional flow steps as SRFlow/LLFlow do
-(``model.md`` sections 1 and 4). Level ``l`` (1-based) is: Squeeze, ``unconditional_steps`` x
+(``docs/model.md`` sections 1 and 4). Level ``l`` (1-based) is: Squeeze, ``unconditional_steps`` x
 (ActNorm, InvConv1x1), ``steps`` x FlowStep conditioned on ``cond[l-1]``, then, with ``split=True``
 and except at the last level, a Split that factors out half the channels. The flow tensor of level ``l``
 and its condition both have the spatial size ``H / 2**l``.
 
 At ``levels=3`` on an RGB image without split the final latent is ``(B, 192, H/8, W/8)``; with split
 it is ``(B, 48, H/8, W/8)`` and the factored halves are ``(B, 6, H/2, W/2)`` and ``(B, 12, H/4, W/4)``.
-The prior of the final latent (the CR-map mean, ``model.md`` section 5) is the model's business, not the
+The prior of the final latent (the CR-map mean, ``docs/model.md`` section 5) is the model's business, not the
 flow's: the flow returns latents, log-det and the split priors' log-probability.
 """
 

@@ -3,7 +3,7 @@
 Multi-scale architecture of RealNVP (Dinh et al. 2017, arXiv 1605.08803) with a Glow-style learned prior
 (arXiv 1807.03039), here also conditioned on the level's condition: ``x = (kept, z)``,
 ``(mu, log_sigma) = NN(cat(kept, cond))``, ``z ~ N(mu, exp(log_sigma)^2)``. LoLiSRFlow (arXiv
-2402.18871) "squeezes and splits at each scale"; LLFlow disables the split (``model.md`` section 4).
+2402.18871) "squeezes and splits at each scale"; LLFlow disables the split (``docs/model.md`` section 4).
 
 Splitting is a partition of the channels, so its log-det is 0; what it contributes to the likelihood is
 the log-probability of ``z`` under its prior, which :class:`Split` returns *separately* from any log-det.

@@ -2,7 +2,7 @@
 
 With LLFlow/SRFlow's ``scale = sigmoid(raw + 2) + 1e-4`` every affine layer can only shrink going forward,
 so the inverse can grow by up to 1e4 per layer; sampling at temperature > 0 (or any latent the training
-data never produced) can then overflow to inf/NaN. The bounded soft-clamped scale (``model.md`` section 4)
+data never produced) can then overflow to inf/NaN. The bounded soft-clamped scale (``docs/model.md`` section 4)
 caps the growth at ``e^2`` per layer. :func:`inverse_blowup` measures this on a given flow, and
 :func:`log_scale_spread` how strongly the affine layers scale the data, so that two flows are compared
 at the same spread: near ``raw = 0`` the sigmoid's log-scale has slope ``1 - sigmoid(2) ~ 0.12`` against

@@ -1,7 +1,7 @@
 """Flow steps: chains of invertible layers, and the two kinds of step LoLiSRFlow stacks.
 
 - :class:`FlowStep` = ActNorm, InvConv1x1, AffineInjector, CondAffineCoupling (SRFlow's conditional
-  step; LoLiSRFlow arXiv 2402.18871 lists the same four layers), ``model.md`` section 4.
+  step; LoLiSRFlow arXiv 2402.18871 lists the same four layers), ``docs/model.md`` section 4.
 - :class:`UnconditionalStep` = ActNorm, InvConv1x1 (LLFlow puts two after every squeeze).
 
 A chain's log-det is the sum of its layers' log-dets (chain rule; each layer returns its own), and its

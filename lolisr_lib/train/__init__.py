@@ -1,4 +1,4 @@
-"""Training: one plain PyTorch loop for LoLiSRFlow and the learned baselines (model.md section 7).
+"""Training: one plain PyTorch loop for LoLiSRFlow and the learned baselines (docs/model.md section 7).
 
 - ``loop``: :func:`train` / :class:`Trainer`, the loop itself (exact resume, NaN guard, bf16, torchrun);
 - ``schedule``: Adam with real betas, warm-up and step decay (:func:`lr_factor`);

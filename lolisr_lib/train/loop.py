@@ -1,4 +1,4 @@
-"""The training loop of LoLiSRFlow and the learned baselines: one plain PyTorch loop (model.md section 7).
+"""The training loop of LoLiSRFlow and the learned baselines: one plain PyTorch loop (docs/model.md section 7).
 
 ``train(config, out_dir=...)`` runs it from a notebook, a terminal or papermill alike; ``python -m lolisr_lib
 train`` is its command line and ``torchrun`` its multi-GPU launcher. Each step: a batch of random crops, the

@@ -1,4 +1,4 @@
-"""Optimiser and learning-rate schedule of the training loop (model.md section 7).
+"""Optimiser and learning-rate schedule of the training loop (docs/model.md section 7).
 
 Adam with the configured betas really applied (LLFlow/SRFlow pass them under keys Adam ignores, so their
 runs silently use the defaults), a linear warm-up, then the learning rate halved at each fraction of the

@@ -1,7 +1,7 @@
 """Validation during training: PSNR and SSIM (protocol A, ``metrics``) of ``model.enhance`` on Val images.
 
 Model selection uses the **Val** split only, never Test (LLFlow picks its best checkpoint on the test set,
-model.md section 10). Images are scored one at a time at full size; ``val_crop`` (HR pixels) centre-crops
+docs/model.md section 10). Images are scored one at a time at full size; ``val_crop`` (HR pixels) centre-crops
 each pair first, which keeps a CPU validation of the real dataset (625 x 625 LR inputs) affordable. The
 prediction is deterministic (temperature 0), so validating draws no random numbers and cannot change the
 course of training.

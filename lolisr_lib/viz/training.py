@@ -2,7 +2,7 @@
 
 Pure render functions: data in (configs, the rows of :func:`lolisr_lib.train.read_log`), a matplotlib figure
 out. The schedule is the one of :mod:`lolisr_lib.train.schedule` (Adam, linear warm-up, the rate halved at
-fixed fractions of the run; model.md section 7), drawn from :func:`~lolisr_lib.train.lr_factor` itself.
+fixed fractions of the run; docs/model.md section 7), drawn from :func:`~lolisr_lib.train.lr_factor` itself.
 """
 
 from __future__ import annotations
