@@ -211,7 +211,8 @@ class LabNotebook:
         """Run > Run All Cells from the menu bar, then wait until no cell is queued or running and the kernel is
         idle; returns the seconds it took. A timeout names the cell still running."""
         self.page.locator("#jp-MainMenu .lm-MenuBar-itemLabel", has_text="Run").first.click()
-        self.page.locator(".lm-Menu-item[data-command='notebook:run-all-cells']").click()
+        self.page.locator(".lm-Menu .lm-Menu-item", has=self.page.locator(
+            ".lm-Menu-itemLabel", has_text="Run All Cells")).first.click()
         start = time.monotonic()
         settled = 0
         while True:
@@ -342,7 +343,7 @@ def record_time(path: Path, name: str, entry: dict) -> None:
     import fcntl
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_suffix(".lock"), "w") as lock:
+    with open(path.with_name(f".{path.name}.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             data = json.loads(path.read_text()) if path.exists() else {}
