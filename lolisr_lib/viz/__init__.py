@@ -3,6 +3,10 @@
 Each notebook topic has its own module (``viz.degrade``, ``viz.dataset``, ``viz.flows``, ...). A render function
 never trains or loads anything slow, so a notebook can call it once statically (papermill, nbval and GitHub
 show the figure) and then hand it to ``ipywidgets.interact`` for sliders. The helpers here are shared.
+
+Inside a Jupyter kernel, importing this package also makes ipywidgets draw each slider's figure in its own output
+area under either name of the inline backend (``viz.widgets``: after ``%matplotlib inline`` ipywidgets redrew
+nothing).
 """
 
 from __future__ import annotations
@@ -11,6 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from lolisr_lib.viz.widgets import in_kernel, patch_ipywidgets_inline_flush
+
+if in_kernel():
+    patch_ipywidgets_inline_flush()
 
 
 def to_image(img) -> np.ndarray:
