@@ -2,7 +2,9 @@
 
 The shallow check (default) lists folders, parses names and reads each PNG's 33-byte header (size, bit depth,
 colour type), so it covers the full dataset in seconds; ``deep=True`` also decodes every image, which
-catches truncated or corrupt files. RELLISUR: Aakerberg et al., NeurIPS 2021 (see ``layout.py``).
+catches truncated or corrupt files. RELLISUR: Aakerberg et al., NeurIPS 2021 (see ``layout.py``). The
+report ends with how complete the decoded-image cache is per scale (:mod:`lolisr_lib.data.cache`; deep also
+compares every cached PNG's fingerprint): a missing or incomplete cache is not a problem of the copy.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from lolisr_lib.data.cache import CACHE_ENV, cache_status, env_cache_dir
 from lolisr_lib.data.errors import DatasetError
 from lolisr_lib.data.images import header_problem, read_png, read_png_header
 from lolisr_lib.data.layout import (
@@ -46,6 +49,7 @@ class CheckReport:
     layout: dict[str, dict[int, str]] = field(default_factory=dict)  # split -> scale -> folder the loader reads
     problems: list[str] = field(default_factory=list)  # one readable line per problem
     notes: list[str] = field(default_factory=list)  # worth knowing, but not wrong
+    cache: list[str] = field(default_factory=list)  # how complete the decoded-image cache is, one line per scale
 
     @property
     def ok(self) -> bool:
@@ -61,6 +65,7 @@ class CheckReport:
         lines += [f"note: {note}" for note in self.notes[:_SHOWN_PROBLEMS]]
         if len(self.notes) > _SHOWN_PROBLEMS:
             lines.append(f"note: ... and {len(self.notes) - _SHOWN_PROBLEMS} more")
+        lines += self.cache
         if self.ok:
             lines.append("result: sound, no problems found")
             return "\n".join(lines)
@@ -110,9 +115,29 @@ def check_dataset(root: str | Path, *, deep: bool = False) -> CheckReport:
                 read_png(path, _name(report.root, path))
             except DatasetError as err:
                 _add(report, str(err))
+    report.cache = _cache_lines(report.root, deep)
     report.problems = list(dict.fromkeys(report.problems))
     report.notes = list(dict.fromkeys(report.notes))
     return report
+
+
+def _cache_lines(root: Path, deep: bool) -> list[str]:
+    if env_cache_dir() == "off":
+        return [f"cache: off ({CACHE_ENV}=off): the loader reads the PNGs"]
+    cache_dir, statuses = cache_status(root, deep=deep)
+    build = f"python -m lolisr_lib data cache {root}"
+    if statuses is None:
+        return [f"cache: none at {cache_dir} (optional, {build} builds it; {CACHE_ENV} names another folder)"]
+    lines = [f"cache: {cache_dir}"]
+    for status in statuses:
+        if not status.images:
+            lines.append(f"cache x{status.scale}: nothing to cache (the copy has no pair at this scale)")
+        elif status.complete:
+            lines.append(f"cache x{status.scale}: complete, {status.images} images, {status.array_bytes / 1e9:.2f} GB")
+        else:
+            lines.append(f"cache x{status.scale}: incomplete, {status.images - status.cached} of {status.images} "
+                         f"images missing or changed; {build} --scales {status.scale} completes it")
+    return lines
 
 
 def _name(root: Path, path: Path) -> str:

@@ -9,8 +9,14 @@ stays aligned, and the same rotation and flip are applied to both.
 Reproducible randomness: with ``seed`` given, item ``index`` draws from a ``torch.Generator`` seeded from
 (seed, epoch, index), so the crop of an item depends neither on the order of access nor on the worker or
 rank that loads it (resumable runs, DDP). Call :meth:`RellisurDataset.set_epoch` at the start of each epoch;
-DataLoader workers see the new epoch when they are started anew each epoch (the default,
-``persistent_workers=False``). With ``seed=None`` the global torch RNG is used (DataLoader seeds each worker).
+a DataLoader worker holds its own copy of the dataset, so the training loader, whose workers live across
+epochs, passes the epoch along with each index instead (``lolisr_lib/train/batches.py``). With ``seed=None``
+the global torch RNG is used (DataLoader seeds each worker).
+
+Images come from the decoded-image cache when one holds every image of the split and scale
+(:mod:`lolisr_lib.data.cache`, built by ``python -m lolisr_lib data cache ROOT``): a crop is then sliced out
+of read-only memory maps without decoding anything, and the input's histogram equalisation is read, not
+computed. Items are identical with and without the cache.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import torch
 from torch.utils.data import Dataset
 
 from lolisr_lib.color import equalize_hist
+from lolisr_lib.data.cache import open_cache
 from lolisr_lib.data.errors import DatasetError
 from lolisr_lib.data.images import read_png
 from lolisr_lib.data.layout import SCALES, SPLITS, Pair, index_split, resolve_root
@@ -52,7 +59,9 @@ class RellisurDataset(Dataset):
     ``root``: the ``RELLISUR-Dataset`` folder (or its parent); ``split``: "Train", "Val" or "Test"; ``scale``:
     1, 2 or 4; ``patch_size``: side of the HR crop (divisible by ``scale``), None for whole images;
     ``augment``: random 90-degree rotations and horizontal flips (together, all 8 symmetries of the square);
-    ``exposures``: keep only these EVs (negative, e.g. [-3.0, -4.0]); ``seed``: see the module docstring.
+    ``exposures``: keep only these EVs (negative, e.g. [-3.0, -4.0]); ``seed``: see the module docstring;
+    ``cache``: "auto" (read the decoded-image cache when a complete one exists, see
+    :func:`~lolisr_lib.data.cache.open_cache`), a cache folder (required), or None (read the PNGs).
 
     Items are sorted by scene id, then by exposure magnitude ascending (00018-2.5 before 00018-3.0). Building
     the dataset only lists folders and parses names; images are read (and checked, see ``images.py``) when an
@@ -69,6 +78,7 @@ class RellisurDataset(Dataset):
         augment: bool = False,
         exposures: Sequence[float] | None = None,
         seed: int | None = None,
+        cache: str | Path | None = "auto",
     ):
         if split not in SPLITS:
             raise DatasetError(f"split must be one of {', '.join(SPLITS)} (as spelled on disk); got {split!r}")
@@ -89,6 +99,8 @@ class RellisurDataset(Dataset):
         self.pairs: list[Pair] = index_split(self.root, split, scale)
         if exposures is not None:
             self.pairs = self._filter(_check_exposures(exposures), exposures)
+        pngs = list(dict.fromkeys([pair.lq_path for pair in self.pairs] + [pair.gt_path for pair in self.pairs]))
+        self.cache = open_cache(self.root, cache, pngs, f"{split} x{scale}")
 
     def _filter(self, tenths: set[int], exposures: Sequence[float]) -> list[Pair]:
         kept = [pair for pair in self.pairs if round(pair.ev * 10) in tenths]
@@ -117,12 +129,10 @@ class RellisurDataset(Dataset):
             raise DatasetError(f"index {index!r} is out of range for the {len(self)} items of {self.split} "
                                f"x{self.scale}")
         pair = self.pairs[index]
-        lq, gt = self._read(pair)
-        he = equalize_hist(lq)  # of the whole input, before any crop: what inference on the whole image sees
+        lq, he, gt = self._read(pair)
         generator = self._generator(int(index) % len(self))
         if self.patch_size is not None:
-            both, gt = self._crop(np.concatenate([lq, he], axis=-1), gt, pair, generator)
-            lq, he = both[..., :3], both[..., 3:]
+            lq, he, gt = self._crop(lq, he, gt, pair, generator)
         if self.augment:
             (lq, he), gt = _augment_with(lq, he, gt, generator)
         return {
@@ -138,10 +148,16 @@ class RellisurDataset(Dataset):
     def _name(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
 
-    def _read(self, pair: Pair) -> tuple[np.ndarray, np.ndarray]:
+    def _read(self, pair: Pair) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The whole input, its histogram equalisation and the target: decoded, or memory maps of the cache."""
         try:
-            lq = read_png(pair.lq_path, self._name(pair.lq_path))
-            gt = read_png(pair.gt_path, self._name(pair.gt_path))
+            if self.cache is not None:
+                lq, gt = self.cache.read(pair.lq_path), self.cache.read(pair.gt_path)
+                he = self.cache.read(pair.lq_path, he=True)
+            else:
+                lq = read_png(pair.lq_path, self._name(pair.lq_path))
+                gt = read_png(pair.gt_path, self._name(pair.gt_path))
+                he = equalize_hist(lq)  # of the whole input before any crop, as inference on the whole image sees it
         except DatasetError as err:
             raise DatasetError(f"{err} [dataset root: {self.root}]") from err
         height, width = lq.shape[:2]
@@ -153,7 +169,7 @@ class RellisurDataset(Dataset):
                 f"an x{self.scale} target must be exactly {expected[0]} x {expected[1]}. "
                 f"Restore both from the download [dataset root: {self.root}]"
             )
-        return lq, gt
+        return lq, he, gt
 
     def _generator(self, index: int) -> torch.Generator | None:
         if self.seed is None:
@@ -161,7 +177,7 @@ class RellisurDataset(Dataset):
         state = np.random.SeedSequence([self.seed, self.epoch, index]).generate_state(1, dtype=np.uint64)[0]
         return torch.Generator().manual_seed(int(state))
 
-    def _crop(self, lq: np.ndarray, gt: np.ndarray, pair: Pair, generator) -> tuple[np.ndarray, np.ndarray]:
+    def _crop(self, lq: np.ndarray, he: np.ndarray, gt: np.ndarray, pair: Pair, generator) -> tuple:
         side = self.patch_size // self.scale  # LR side of the crop
         height, width = lq.shape[:2]
         if side > height or side > width:
@@ -172,7 +188,8 @@ class RellisurDataset(Dataset):
         i = int(torch.randint(0, height - side + 1, (1,), generator=generator))
         j = int(torch.randint(0, width - side + 1, (1,), generator=generator))
         s = self.scale
-        return lq[i : i + side, j : j + side], gt[s * i : s * (i + side), s * j : s * (j + side)]
+        rows, cols = slice(i, i + side), slice(j, j + side)
+        return lq[rows, cols], he[rows, cols], gt[s * i : s * (i + side), s * j : s * (j + side)]
 
 
 def _augment_with(lq: np.ndarray, he: np.ndarray, gt: np.ndarray, generator):
@@ -191,4 +208,7 @@ def augment_pair(lq: np.ndarray, gt: np.ndarray, generator) -> tuple[np.ndarray,
 
 def _to_tensor(img: np.ndarray) -> torch.Tensor:
     """uint8 (H, W, 3) -> float32 (3, H, W) in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float().div_(255.0)  # (3, H, W)
+    img = np.ascontiguousarray(img)
+    if not img.flags.writeable:  # a whole read-only memory map (the cache): torch must not share it
+        img = img.copy()
+    return torch.from_numpy(img).permute(2, 0, 1).float().div_(255.0)  # (3, H, W)
