@@ -41,7 +41,7 @@ from lolisr_lib.device import resolve_device
 from lolisr_lib.errors import CheckpointError, ConfigError, UserError
 from lolisr_lib.models import build_model
 from lolisr_lib.train import checkpoints
-from lolisr_lib.train.batches import batches_per_epoch, epoch_loader
+from lolisr_lib.train.batches import batches_per_epoch, rellisur_train_set, training_loader
 from lolisr_lib.train.distributed import (
     any_rank, barrier, broadcast_state, gather_objects, setup_distributed, teardown_distributed,
 )
@@ -177,7 +177,7 @@ class Trainer:
         random.seed(seed)
 
     def _train_set(self, data_root):
-        from lolisr_lib.data import RellisurDataset, default_root
+        from lolisr_lib.data import default_root
 
         if data_root is None:  # the first process builds the miniature, the others wait and reuse it
             if self.dist.is_main:
@@ -194,8 +194,7 @@ class Trainer:
                                   reexpose=t.sim_reexpose)
         if t.data != "dataset":
             raise ConfigError(f"train.data={t.data!r}: use 'dataset' (the Train split) or 'simulated'")
-        return RellisurDataset(self.data_root, "Train", self.config.model.scale, patch_size=t.patch_size,
-                               augment=t.augment, exposures=t.exposures, seed=t.seed)
+        return rellisur_train_set(self.config, self.data_root)
 
     def _wrap(self, model: nn.Module) -> nn.Module:
         if not self.dist.enabled:
@@ -288,14 +287,14 @@ class Trainer:
         return self._result()
 
     def _batches(self):
-        """Batches forever, each loader starting at the saved position (``_after_step`` advances it)."""
+        """Batches forever from the saved position (``_after_step`` advances it), one loader and one set of
+        workers across epochs (``batches.py``)."""
         t = self.config.train
-        while True:
-            if self.batch >= batches_per_epoch(len(self.train_set), t.batch_size, self.dist.world_size):
-                self.epoch, self.batch = self.epoch + 1, 0  # resumed with fewer batches per epoch than saved
-            yield from epoch_loader(self.train_set, t.batch_size, seed=t.seed, epoch=self.epoch, start=self.batch,
-                                    rank=self.dist.rank, world_size=self.dist.world_size,
-                                    num_workers=t.num_workers, pin_memory=self.device.type == "cuda")
+        if self.batch >= batches_per_epoch(len(self.train_set), t.batch_size, self.dist.world_size):
+            self.epoch, self.batch = self.epoch + 1, 0  # resumed with fewer batches per epoch than saved
+        yield from training_loader(self.train_set, t.batch_size, seed=t.seed, epoch=self.epoch, start=self.batch,
+                                   rank=self.dist.rank, world_size=self.dist.world_size,
+                                   num_workers=t.num_workers, pin_memory=self.device.type == "cuda")
 
     def _train_step(self, batch: dict) -> tuple[dict, float, bool]:
         """One optimiser step; returns the scalar loss terms, the learning rate used and whether it was skipped."""
