@@ -10,7 +10,7 @@ TEST_ENV := TQDM_DISABLE=1 MPLBACKEND=Agg OMP_NUM_THREADS=1 PYTHONHASHSEED=0
 # --dist loadfile keeps every cell of a notebook on one worker (one kernel per notebook).
 WORKERS ?= 2
 
-.PHONY: setup demo test unit clean
+.PHONY: setup demo test unit browser-test clean
 
 setup: $(STAMP)
 
@@ -26,11 +26,17 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) -m lolisr_lib demo
 
+# tests/browser runs every notebook in JupyterLab in a headless Chromium; without one it is skipped in one line (-rs).
 test: $(STAMP)
-	$(TEST_ENV) $(PY) -m pytest -n $(WORKERS) --dist loadfile --nbval-lax --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg tests notebooks
+	$(TEST_ENV) $(PY) -m pytest -n $(WORKERS) --dist loadfile -rs --nbval-lax --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg tests notebooks
 
 unit: $(STAMP)
-	$(TEST_ENV) $(PY) -m pytest -n $(WORKERS) --dist loadfile tests
+	$(TEST_ENV) $(PY) -m pytest -n $(WORKERS) --dist loadfile --ignore=tests/browser tests
+
+# Only the browser tests, one notebook after another; a missing Chromium is an error here, not a skip.
+# Screenshots and per-notebook times: build/browser/.
+browser-test: $(STAMP)
+	$(TEST_ENV) LOLISR_BROWSER_REQUIRED=1 $(PY) -m pytest -m browser -rs -v tests/browser
 
 clean:
 	rm -rf build .pytest_cache

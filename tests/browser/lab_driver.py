@@ -27,9 +27,9 @@ SKIP_REASON = "no Chromium found (apt-get install -y chromium); browser tests sk
 
 
 def find_chromium() -> str | None:
-    """The Chromium to drive: $LOLISR_CHROMIUM, else the first of CHROMIUM_CANDIDATES found; None if none."""
+    """The Chromium to drive: $LOLISR_CHROMIUM when set (only it), else the first of CHROMIUM_CANDIDATES found."""
     wanted = os.environ.get(CHROMIUM_ENV)
-    for name in ([wanted] if wanted else []) + list(CHROMIUM_CANDIDATES):
+    for name in [wanted] if wanted else CHROMIUM_CANDIDATES:
         path = shutil.which(name)
         if path and os.access(path, os.X_OK):
             return path

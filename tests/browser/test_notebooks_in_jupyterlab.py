@@ -9,13 +9,14 @@ one image in that widget's output area afterwards and no stale copy next to it. 
 ``<notebook>_control.png`` (the control and its figure); the times to ``build/browser/times.json``.
 
 Needs a Chromium (``apt-get install -y chromium``; another one with ``LOLISR_CHROMIUM=/path``) and Playwright for
-Python (the ``test`` extra); without a Chromium the module is skipped with one line, unless
-``LOLISR_BROWSER_REQUIRED=1`` (``make browser-test``) turns that into a failure.
+Python (the ``test`` extra). Without a Chromium the module is skipped with one line (``LOLISR_CHROMIUM=/nowhere``
+shows it), unless ``LOLISR_BROWSER_REQUIRED=1`` (``make browser-test``) turns that into a failure.
 """
 
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import time
 import warnings
@@ -37,10 +38,8 @@ BUDGET_S = 120  # per notebook, on two CPU cores (the collection's rule); over i
 
 
 def _uses_widgets(name: str) -> bool:
-    import nbformat
-
-    notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
-    return any("ipywidgets" in c.source for c in notebook.cells if c.cell_type == "code")
+    cells = json.loads((NOTEBOOKS / name).read_text())["cells"]
+    return any("ipywidgets" in "".join(c["source"]) for c in cells if c["cell_type"] == "code")
 
 
 @pytest.mark.parametrize("name", NOTEBOOK_NAMES, ids=[n.removesuffix(".ipynb") for n in NOTEBOOK_NAMES])
