@@ -9,7 +9,8 @@ The issue's questions, answered by one run (``python -m lolisr_lib bench --prese
 - FLOPs per HR pixel and the achieved FLOP/s, as a percentage of the device's peak where that is known.
 
 Modules: ``measure`` (timing, memory, FLOPs, device peaks), ``modes`` (the two modes, the model, agreement),
-``runs`` (the inference and training measurements), ``suite`` (one run, targets), ``report`` (table, JSON).
+``runs`` (the inference and training measurements), ``suite`` (one run, targets), ``report`` (table, JSON),
+``loader`` (``bench --loader``: the training loader's crops per second, from PNGs and from the cache).
 ``benchmarks/README.md`` holds measured figures and the commands that produced them.
 """
 

@@ -6,6 +6,13 @@
 
 Prints tables and writes every number as JSON (default ``runs/bench/PRESET-DEVICE.json``), atomically. Exit
 status 1 when the fast mode's outputs do not agree with the reference mode's (see ``lolisr_lib/bench``).
+
+    python -m lolisr_lib bench --loader --preset paper-x4 --data ROOT [--workers N] [--json OUT]
+                               [--batches N] [--cold-batches N] [--batch-size N] [--patch-size N]
+
+measures the training loader instead: batches and crops per second, from the PNGs (cold) and from the
+decoded-image cache (warm), JSON keys ``cold_crops_per_s`` and ``crops_per_s`` (``lolisr_lib/bench/loader.py``;
+default ``runs/bench/loader-PRESET.json``). ``data cache ROOT`` must have been run first.
 """
 
 from __future__ import annotations
@@ -52,9 +59,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and inputs")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, batch 2, 2 repetitions: for CI")
+    loader = parser.add_argument_group("loader benchmark (--loader)")
+    loader.add_argument("--loader", action="store_true", help="measure the training loader, cold and warm, instead")
+    loader.add_argument("--data", metavar="ROOT", help="RELLISUR-Dataset folder whose Train split is read")
+    loader.add_argument("--workers", type=int, help="DataLoader workers (default: the preset's train.num_workers)")
+    loader.add_argument("--batches", type=int, default=40, help="warm batches timed (default 40)")
+    loader.add_argument("--cold-batches", type=int, default=4, help="cold batches timed (default 4)")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.loader:
+        return _loader(args)
+    if args.data or args.workers is not None:
+        raise UserError("--data and --workers belong to the loader benchmark: add --loader")
     from lolisr_lib.bench import BenchOptions, format_report, run_bench, write_json
 
     from lolisr_lib.pretrained import checkpoint_argument
@@ -74,3 +91,22 @@ def run(args: argparse.Namespace) -> int:
     path = write_json(result, args.json or Path("runs") / "bench" / name)
     print(f"\nwritten {path}")
     return 0 if result["agreement_passed"] else 1
+
+
+def _loader(args: argparse.Namespace) -> int:
+    from lolisr_lib.bench import write_json
+    from lolisr_lib.bench.loader import LoaderBenchOptions, format_loader_report, run_loader_bench
+
+    if not args.preset or not args.data:
+        raise UserError("bench --loader needs --preset (e.g. paper-x4) and --data ROOT (a RELLISUR copy, cached with "
+                        "python -m lolisr_lib data cache ROOT)")
+    options = LoaderBenchOptions(
+        preset=args.preset, data=args.data, workers=args.workers, batches=args.batches,
+        cold_batches=args.cold_batches, batch_size=args.batch_size, patch_size=args.patch_size, device=args.device,
+    )
+    result = run_loader_bench(options, progress=lambda message: print(f"bench: {message}", file=sys.stderr,
+                                                                      flush=True))
+    print(format_loader_report(result))
+    path = write_json(result, args.json or Path("runs") / "bench" / f"loader-{args.preset}.json")
+    print(f"\nwritten {path}")
+    return 0
