@@ -1,8 +1,8 @@
 """``python -m lolisr_lib evaluate``: score a checkpoint or a classical baseline on a RELLISUR split.
 
     python -m lolisr_lib evaluate (--checkpoint CKPT | --pretrained x2 | --baseline NAME) [--data ROOT] --split Test --scale 2
-        --out results.csv [--crop 624] [--y-channel] [--exposures -3,-4] [--limit N] [--device auto|cpu|cuda]
-        [--lpips-weights FILE]
+        --out results.csv [--protocol test-crop | --crop 624 --y-channel] [--exposures -3,-4] [--limit N]
+        [--device auto|cpu|cuda] [--lpips-weights FILE]
 
 Without ``--data`` the bundled miniature is used. Prints the protocol, overall and per-EV means, and where the
 per-image CSV went. Learned baselines (joint-cnn, sequential-cnn) are trained with ``train`` and come as
@@ -18,6 +18,7 @@ import time
 from lolisr_lib import hostmem
 from lolisr_lib.baselines import CLASSICAL_BASELINES, make_baseline
 from lolisr_lib.device import DEVICE_CHOICES
+from lolisr_lib.evaluate import PROTOCOLS
 from lolisr_lib.errors import UserError
 from lolisr_lib.pretrained import checkpoint_argument
 
@@ -48,6 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", default="Test", help="Train, Val or Test (default Test)")
     parser.add_argument("--scale", type=int, default=2, choices=(1, 2, 4), help="super-resolution factor")
     parser.add_argument("--out", metavar="CSV", help="write per-image results here (scene, ev, psnr, ...)")
+    parser.add_argument("--protocol", choices=tuple(PROTOCOLS), help="a named protocol, which fixes --crop and the "
+                        "colour: test-crop is the published protocol A on Test_crop (centred 624 px LR crops, RGB); "
+                        "full is this library's default on full images (docs/data.md, section 7)")
     parser.add_argument("--crop", type=int, metavar="N", help="centre-crop the LR input to N x N (e.g. 624)")
     parser.add_argument("--y-channel", action="store_true", help="score BT.601 luma instead of RGB")
     parser.add_argument("--exposures", metavar="EVS", help="only these EVs, e.g. -3,-4")
@@ -78,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         result = evaluate(
             model, root, args.split, args.scale, crop=args.crop, y_channel=args.y_channel, exposures=exposures,
             limit=args.limit, device=device, lpips_weights=args.lpips_weights, out_csv=args.out,
+            protocol=args.protocol,
         )
     print(f"{name} on {root} ({args.split}, x{args.scale}), {time.perf_counter() - start:.1f} s")
     print(result.format())

@@ -5,10 +5,13 @@ computes them (:mod:`lolisr_lib.metrics`), no border crop, no brightness rescali
 the ground-truth mean before scoring, which hides brightness errors; we never do). Switches: ``crop=624``
 centre-crops the LR input to 624 x 624 and the target to ``scale * 624`` before enhancing (the unofficial
 ``Test_crop`` of LoLiSRFlow's lab, whose crop positions are unpublished, hence "centre"); ``y_channel=True``
-scores BT.601 luma instead, as protocol B papers do. The summary always breaks results down by exposure
-(EV), because a -5 EV input is a far harder problem than a -2.5 EV one. LPIPS (AlexNet, v0.1) is computed
-only from a local weights file (:mod:`lolisr_lib.evaluate.lpips`); otherwise it reads "n/a" and tables show
-the papers' LPIPS as reported.
+scores BT.601 luma instead, as protocol B papers do. Named protocols (:data:`PROTOCOLS`) fix these switches
+and label the result with their name: ``protocol="test-crop"`` is the published protocol A on Test_crop (RGB,
+a centred 624 x 624 LR crop of every Test image, 1248 or 2496 HR); on RELLISUR's 625-pixel inputs a 624 crop
+can start only at pixel 0 or 1, so the unpublished positions move it by one pixel at most. The summary
+always breaks results down by exposure (EV), because a -5 EV input is a far harder problem than a -2.5 EV
+one. LPIPS (AlexNet, v0.1) is computed only from a local weights file (:mod:`lolisr_lib.evaluate.lpips`);
+otherwise it reads "n/a" and tables show the papers' LPIPS as reported.
 
 Images are enhanced one at a time (RELLISUR's x4 targets are 2500 x 2500) under ``torch.no_grad``.
 """
@@ -35,6 +38,22 @@ from lolisr_lib.published import ResultRow
 
 CSV_COLUMNS = ("scene", "ev", "psnr", "ssim", "lpips", "seconds")
 NA = "n/a"  # LPIPS when no weights were given
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """A named evaluation protocol (docs/data.md, section 7): the switches it fixes and its label."""
+
+    crop: int | None  # centre crop side of the LR input, None for the full image
+    y_channel: bool  # score BT.601 luma instead of RGB
+    split: str  # the split the protocol is defined on
+    label: str  # prefixed to the protocol description of every result
+
+
+PROTOCOLS = {
+    "full": Protocol(None, False, "Test", "full (this library's default: protocol A on the full Test images)"),
+    "test-crop": Protocol(624, False, "Test", "test-crop (protocol A on Test_crop, as LoLiSRFlow's lab scores it)"),
+}
 
 
 @dataclass
@@ -64,12 +83,14 @@ class EvalResult:
         return "\n".join(lines)
 
 
-def protocol_label(split: str, n: int, *, crop: int | None, y_channel: bool, scale: int, exposures=None) -> str:
-    """The protocol description that labels a table row (docs/data.md, section 7)."""
+def protocol_label(split: str, n: int, *, crop: int | None, y_channel: bool, scale: int, exposures=None,
+                   name: str | None = None) -> str:
+    """The protocol description that labels a table row (docs/data.md, section 7), led by a named protocol's."""
     colour = "B-like: Y-channel (BT.601)" if y_channel else "A: uint8 RGB"
     region = f"centre crop {crop} LR / {scale * crop} HR" if crop else "full image"
     evs = "" if not exposures else ", EV " + ", ".join(f"{ev:+.1f}" for ev in sorted(exposures, reverse=True))
-    return f"{colour} PSNR/SSIM (scikit-image), {region}, {n} {split} images{evs}"
+    named = f"{PROTOCOLS[name].label}: " if name else ""
+    return f"{named}{colour} PSNR/SSIM (scikit-image), {region}, {n} {split} images{evs}"
 
 
 def _mean(values: list[float]) -> float:
@@ -133,6 +154,22 @@ def _cell(value) -> str:
     return f"{value:.6f}" if isinstance(value, float) and math.isfinite(value) else str(value)
 
 
+def resolve_protocol(name: str | None, split: str, crop, y_channel: bool) -> tuple[int | None, bool]:
+    """The crop and colour switches of the named protocol ``name`` (or the ones given, when ``name`` is None)."""
+    if name is None:
+        return crop, y_channel
+    if name not in PROTOCOLS:
+        raise UserError(f"protocol={name!r} is not a named protocol; choose one of {', '.join(PROTOCOLS)}")
+    chosen = PROTOCOLS[name]
+    if crop is not None or y_channel:
+        raise UserError(f"protocol {name!r} fixes the crop ({chosen.crop or 'none'}) and the colour (RGB); drop "
+                        f"crop/--crop and y_channel/--y-channel, or drop the protocol to choose them yourself")
+    if split != chosen.split:
+        raise UserError(f"protocol {name!r} is defined on the {chosen.split} split, not {split!r}; use --split "
+                        f"{chosen.split}, or drop the protocol and use --crop for another split")
+    return chosen.crop, chosen.y_channel
+
+
 def _check_options(model, scale: int, crop, limit) -> None:
     if getattr(model, "scale", scale) != scale:
         raise UserError(f"the model is x{model.scale} but scale={scale} was asked; evaluate it at x{model.scale}")
@@ -155,14 +192,17 @@ def evaluate(
     device: str | torch.device = "cpu",
     lpips_weights: str | Path | None = None,
     out_csv: str | Path | None = None,
+    protocol: str | None = None,
 ) -> EvalResult:
     """Enhance every LLLR image of ``split`` at ``scale`` with ``model.enhance`` and score it (module docstring).
 
     ``model_or_baseline``: any model of the package (moved to ``device``, put in eval mode) or the name of a
     classical baseline. ``exposures``: EVs to keep (e.g. ``(-3, -4)``); ``limit``: the first N images only.
+    ``protocol``: a name of :data:`PROTOCOLS`, which then sets ``crop`` and ``y_channel`` (leave them unset).
     """
     from lolisr_lib.data import RellisurDataset  # deferred: the data module builds the miniature on demand
 
+    crop, y_channel = resolve_protocol(protocol, split, crop, y_channel)
     model = make_baseline(model_or_baseline, scale) if isinstance(model_or_baseline, str) else model_or_baseline
     _check_options(model, scale, crop, limit)
     device = resolve_device(device) if isinstance(device, str) else device
@@ -177,10 +217,10 @@ def evaluate(
         centre_crop(first["lq"], first["gt"], crop, scale, first["lq_path"])
     with tqdm(range(n), desc=f"evaluate {split} x{scale}", unit="img") as bar:
         rows = [_score_one(model, dataset[i], scale, crop, y_channel, device, lpips_net) for i in bar]
-    protocol = protocol_label(split, n, crop=crop, y_channel=y_channel, scale=scale, exposures=exposures)
+    label = protocol_label(split, n, crop=crop, y_channel=y_channel, scale=scale, exposures=exposures, name=protocol)
     if out_csv is not None:
         write_csv(rows, out_csv)
-    return EvalResult(rows, summarise(rows, protocol, split=split, scale=scale))
+    return EvalResult(rows, summarise(rows, label, split=split, scale=scale))
 
 
 def _score_one(model, item: dict, scale: int, crop, y_channel: bool, device, lpips_net) -> dict:
@@ -213,4 +253,5 @@ def _score_one(model, item: dict, scale: int, crop, y_channel: bool, device, lpi
     }
 
 
-__all__ = ["CSV_COLUMNS", "EvalResult", "evaluate", "protocol_label", "summarise", "write_csv"]
+__all__ = ["CSV_COLUMNS", "PROTOCOLS", "EvalResult", "Protocol", "evaluate", "protocol_label", "resolve_protocol",
+           "summarise", "write_csv"]
