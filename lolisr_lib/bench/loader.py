@@ -41,7 +41,7 @@ class LoaderBenchOptions:
     preset: str  # config preset whose train settings are used (patch, batch, augment, exposures, seed, workers)
     data: str | Path  # the RELLISUR-Dataset folder (or its parent)
     workers: int | None = None  # DataLoader workers (default: the preset's train.num_workers)
-    batches: int = 40  # warm batches timed (at least 2 per worker)
+    batches: int = 100  # warm batches timed (at least 2 per worker)
     cold_batches: int = 4  # cold batches timed (at least 2 per worker)
     batch_size: int | None = None  # default: the preset's train.batch_size
     patch_size: int | None = None  # HR patch side; default: the preset's train.patch_size

@@ -63,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     loader.add_argument("--loader", action="store_true", help="measure the training loader, cold and warm, instead")
     loader.add_argument("--data", metavar="ROOT", help="RELLISUR-Dataset folder whose Train split is read")
     loader.add_argument("--workers", type=int, help="DataLoader workers (default: the preset's train.num_workers)")
-    loader.add_argument("--batches", type=int, default=40, help="warm batches timed (default 40)")
+    loader.add_argument("--batches", type=int, default=100, help="warm batches timed (default 100)")
     loader.add_argument("--cold-batches", type=int, default=4, help="cold batches timed (default 4)")
 
 
