@@ -3,6 +3,7 @@ and a dataset whose items are the same with and without it (lolisr_lib.data.cach
 
 import json
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -166,3 +167,10 @@ def test_cache_and_check_commands(tree, capsys):
     with pytest.raises(SystemExit):
         main(["data", "cache", str(tree), "--scales", "3"])
     assert "give scales among 1, 2, 4" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("scales, label", [((1,), "x1"), ((2,), "x2"), ((4,), "x4"), ((1, 2, 4), "x1, x2, x4")])
+def test_the_documented_disk_needs_are_the_computed_ones(scales, label):
+    docs = Path(__file__).resolve().parents[1] / "docs" / "data.md"
+    rows = [line for line in docs.read_text().splitlines() if line.startswith(f"| {label} |")]
+    assert len(rows) == 1 and rows[0].endswith(f"| {full_dataset_bytes(scales) / 1e9:.2f} GB |"), rows
