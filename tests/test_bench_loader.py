@@ -28,7 +28,8 @@ def test_loader_bench_writes_cold_and_warm_crops_per_second(fake, tmp_path, caps
     assert [k for k in result if "crops_per_s" in k and "cold" not in k] == ["crops_per_s"]  # the warm one
     assert result["crops_per_s"] > 0 and result["cold_crops_per_s"] > 0
     assert result["crops_per_s"] == pytest.approx(result["batches_per_s"] * 8)  # tiny-x4: batch 8
-    assert (result["workers"], result["patch_size"], result["augment"], result["train_items"]) == (workers, 64, True, 10)
+    shape = (result["workers"], result["patch_size"], result["augment"], result["train_items"])
+    assert shape == (workers, 64, True, 10)
     assert result["timed_batches"] == max(3, 2 * workers) and result["pin_memory"] is False
     assert result["target"] == {"preset": "paper-x4", "crops_per_s": 200.0, "met": None}  # not paper-x4
     assert "warm" in capsys.readouterr().out

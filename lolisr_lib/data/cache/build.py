@@ -78,12 +78,14 @@ def build_cache(root: str | Path, out: str | Path | None = None, *, scales=SCALE
     _make_folder(cache_dir)
     remove_orphans(cache_dir)
     manifest = load_manifest(cache_dir) or new_manifest(root)
-    files = manifest["files"]
-    todo = [png for png in pngs if not _still_valid(root, cache_dir, files, png)]
+    manifest["root"] = new_manifest(root)["root"]  # the copy it now caches (entries of another are checked below)
+    files, quiet = manifest["files"], not progress or None  # None: tqdm shows bars on terminals only
+    checking = tqdm(pngs, desc="checking the cache", unit="image", disable=quiet)
+    todo = [png for png in checking if not _still_valid(root, cache_dir, files, png)]
     _check_disk(cache_dir, root, todo)
     saved_at = time.monotonic()
     try:
-        for png in tqdm(todo, desc=f"caching {root.name}", unit="image", disable=not progress or None):
+        for png in tqdm(todo, desc=f"caching {root.name}", unit="image", disable=quiet):
             rel = png.relative_to(root).as_posix()
             files.pop(rel, None)  # its arrays are about to be replaced
             files[rel] = _cache_one(png, rel, cache_dir)
