@@ -129,13 +129,13 @@ def _tiny(scale: int) -> Config:
 
 def _small(scale: int) -> Config:
     """The shipped models' preset (data/pretrained/README.md): the tiny architecture a little wider (encoder
-    C0 24, flow hidden and conditions 48), on larger patches, for 3,500 steps (about an hour and a half on one
+    C0 24, flow hidden and conditions 48), on larger patches, for 3,000 steps (about an hour and a half on one
     CPU thread), on simulated pairs drawn afresh for every item."""
     tiny = _tiny(scale)
     m, t = tiny.model, tiny.train
     model = replace(m, encoder=replace(m.encoder, channels=24, heads=(1, 2, 2)),
                     flow=replace(m.flow, hidden=48, cond_channels=48))
-    train = replace(t, steps=3500, patch_size=96, warmup_steps=200, decay_at=(0.6, 0.8, 0.9), val_every=250,
+    train = replace(t, steps=3000, patch_size=96, warmup_steps=200, decay_at=(0.6, 0.8, 0.9), val_every=250,
                     val_images=20, checkpoint_every=250, log_every=10, data="simulated", sim_items=8192)
     return Config(name=f"small-x{scale}", model=model, train=train)
 
