@@ -1,6 +1,6 @@
 """Why Val PSNR wandered, measured: short runs that change one suspect each, with their Val curves.
 
-    OMP_NUM_THREADS=1 python benchmarks/convergence_ablation.py --steps 500 --out runs/ablation \
+    OMP_NUM_THREADS=1 python benchmarks/convergence_ablation.py --steps 400 --out runs/ablation \
         --json data/pretrained/ablation-x2.json
 
 Every variant is the ``tiny-x2`` preset trained by ``lolisr_lib.train.train`` for the same number of steps, on
@@ -9,6 +9,7 @@ error), then scored on the miniature's Test split and on the two real pairs (x2)
 
 - ``paper loss``: NLL + 1.5 L1 on simulated pairs (the shipped recipe, at the tiny size);
 - ``NLL only`` (gamma 0) and ``L1 only`` (the NLL weight 0): what each term of the loss does;
+- ``L1 weight 5``: NLL + 5 L1, a heavier pull of the temperature-0 prediction toward the target;
 - ``targets not re-exposed``: simulated pairs whose targets keep their photograph's brightness (65 to 160);
 - ``miniature crops``: the old data, crops of the miniature's 18 Train scenes at 15 fixed exposures;
 - ``joint CNN``: the residual CNN baseline trained with L1 on the same pairs (same steps and data).
@@ -36,6 +37,7 @@ VARIANTS = {
     "paper loss": [],
     "NLL only": ["model.gamma=0"],
     "L1 only": ["model.nll_weight=0"],
+    "L1 weight 5": ["model.gamma=5"],
     "targets not re-exposed": ["train.sim_reexpose=false"],
     "miniature crops": ["train.data=dataset", "train.patch_size=64"],
     "joint CNN": ["model.arch=joint-cnn"],
@@ -48,7 +50,7 @@ def _val_rows(run: Path) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=500)
+    parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--out", type=Path, default=Path("runs/ablation"))
     parser.add_argument("--json", type=Path, default=Path("data/pretrained/ablation-x2.json"))
     parser.add_argument("--only", nargs="*", help="run only these variants")
@@ -62,6 +64,7 @@ def main() -> None:
         return
     base = with_overrides(preset("tiny-x2"), [
         "train.data=simulated", f"train.steps={args.steps}", f"train.val_every={args.steps // 8}",
+        f"train.warmup_steps={args.steps // 8}",
         "train.val_images=20", f"train.checkpoint_every={args.steps // 8}", "train.log_every=10",
     ])
     results = json.loads(args.json.read_text()) if args.json.is_file() else {}

@@ -24,9 +24,10 @@ def test_card_tables_show_every_method_overall_per_ev_and_on_real_pairs():
 
 
 def test_ablation_table_reports_the_largest_dip():
-    val = [{"step": s, "psnr": p, "brightness_error": 5.0} for s, p in ((100, 15.0), (200, 18.0), (300, 16.5))]
+    val = [{"step": s, "psnr": p, "brightness_error": abs(b), "brightness_bias": b}
+           for s, p, b in ((100, 15.0, 9.0), (200, 18.0, -4.0), (300, 16.5, 4.0))]
     text = ablation_table({"paper loss": {"val": val, "test_psnr": 17.0, "real_psnr": {"a": 16.0}}})
-    assert "| paper loss | 15.00 -> 16.50 (18.00) | 1.50 dB | 5.0 -> 5.0 | 17.00 | 16.00 |" in text
+    assert "| paper loss | 15.00 -> 16.50 (18.00) | 1.50 dB | 4.0 | 4.0 | 17.00 | 16.00 |" in text
 
 
 def test_compare_methods_scores_three_outputs_of_the_target_size():
