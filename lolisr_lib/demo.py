@@ -1,8 +1,20 @@
 """Execute the notebook collection with papermill into a build folder (the README's main job).
 
 Every notebook runs on its own fresh kernel, from the ``notebooks/`` folder (so relative paths behave as in
-JupyterLab), with ``INTERACTIVE=False`` and its ``OUTPUT_DIR`` pointing into the build folder. A failing
-notebook stops the run with the notebook's name and the cell's error; the executed copy is kept for reading.
+JupyterLab), with the defaults of its parameters cell (``INTERACTIVE = True`` included) and its ``OUTPUT_DIR``
+pointing into the build folder. A failing notebook stops the run with the notebook's name and the cell's error;
+the executed copy is kept for reading.
+
+The notebooks run under papermill's nbclient engine with one change (``ENGINE``). nbclient stands in for the
+frontend of ``ipywidgets.Output``: it keeps what the widget captures in the saved widget state and also sends it
+back to the kernel as a ``comm_msg`` on the shell socket, while it is still awaiting the cell's ``execute_reply`` on
+that same socket (``jupyter_client``'s async ``get_msg`` awaits ``socket.poll``). That send can drain the socket's
+edge-triggered ZMQ notification, so a reply arriving meanwhile is never seen: the reply sits unread on the socket,
+the kernel is idle, and papermill (no timeout) waits forever. A large figure drawn by
+``ipywidgets.interactive_output`` makes it likely: notebook 07 at x4 (a 0.6 MB PNG) hung about one run in two,
+which is why the demo used to pass ``INTERACTIVE=False``. Here the stand-in keeps the captured outputs in the
+widget state as before but sends nothing back (nothing in a batch run reads them in the kernel), so the client
+never sends during a cell.
 """
 
 from __future__ import annotations
@@ -15,6 +27,7 @@ from lolisr_lib.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
+ENGINE = "lolisr-nbclient"  # papermill's nbclient engine, its Output-widget stand-in silent (see above)
 
 
 @dataclass
@@ -34,6 +47,37 @@ def notebook_paths(folder: Path = NOTEBOOKS, only: list[str] | None = None) -> l
     return paths
 
 
+def register_engine() -> str:
+    """Register ``ENGINE`` with papermill (again: harmless); returns its name."""
+    from nbclient.output_widget import OutputWidget
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.log import logger
+    from papermill.utils import remove_args
+
+    class QuietOutputWidget(OutputWidget):
+        def sync_state(self) -> None:  # keep the outputs in the saved widget state; send nothing to the kernel
+            pass
+
+    class Client(PapermillNotebookClient):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.widget_registry = {"@jupyter-widgets/output": {"OutputModel": QuietOutputWidget}}
+
+    class Engine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
+                                     stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
+            timeout = execution_timeout or kwargs.get("timeout")
+            kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
+            return Client(nb_man, timeout=timeout, startup_timeout=start_timeout, kernel_name=kernel_name,
+                          log=logger, log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file,
+                          **kwargs).execute()
+
+    papermill_engines.register(ENGINE, Engine)
+    return ENGINE
+
+
 def run_notebook(path: Path, out_dir: Path, parameters: dict | None = None) -> NotebookRun:
     """Execute one notebook with papermill; overridden parameter names must exist in its parameters cell."""
     import papermill
@@ -48,7 +92,7 @@ def run_notebook(path: Path, out_dir: Path, parameters: dict | None = None) -> N
     start = time.perf_counter()
     papermill.execute_notebook(
         str(path), str(output), parameters=parameters, cwd=str(path.parent), kernel_name="python3",
-        progress_bar=False,
+        progress_bar=False, engine_name=register_engine(),
     )
     return NotebookRun(path.name, time.perf_counter() - start, output)
 
@@ -60,7 +104,7 @@ def run_collection(out_dir: Path, only: list[str] | None = None, device: str = "
     runs = []
     for path in notebook_paths(only=only):
         declared = {p["name"] for p in papermill.inspect_notebook(str(path)).values()}
-        wanted = {"INTERACTIVE": False, "OUTPUT_DIR": str(out_dir / path.stem), "DEVICE": device,
+        wanted = {"OUTPUT_DIR": str(out_dir / path.stem), "DEVICE": device,
                   # notebook 09 evaluates the model notebook 08 trained
                   "TRAINED_RUN": str(out_dir / "08_training_on_gpu")}
         params = {k: v for k, v in wanted.items() if k in declared}
