@@ -333,8 +333,18 @@ class LabNotebook:
         """Only the output area of cell ``index`` (the controls and the figure they drive)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         area = self.cell_node(index).locator(".jp-Cell-outputArea").first
-        area.scroll_into_view_if_needed()
-        area.screenshot(path=str(path))
+        box = area.bounding_box() or {"height": 0}
+        tall = int(box["height"]) + 300 > VIEWPORT["height"]  # the notebook scrolls inside the page: make room
+        if tall:
+            self.page.set_viewport_size({"width": VIEWPORT["width"], "height": min(int(box["height"]) + 300, 6000)})
+            time.sleep(0.5)
+        try:
+            area.evaluate("a => a.scrollIntoView({block: 'center'})")
+            time.sleep(0.3)
+            area.screenshot(path=str(path))
+        finally:
+            if tall:
+                self.page.set_viewport_size(VIEWPORT)
         return path
 
 
