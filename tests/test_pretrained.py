@@ -66,4 +66,7 @@ def test_pretrained_flag_is_a_shorthand_for_the_checkpoint(tmp_path, capsys, min
     assert main(["enhance", "--pretrained", "x2", str(tmp_path / "dark.png"), str(tmp_path / "out.png")]) == 0
     assert Image.open(tmp_path / "out.png").size == (48, 48)
     assert main(["evaluate", "--pretrained", "x4", "--scale", "4", "--limit", "2"]) == 0
-    assert main(["enhance", "--pretrained", "x2", "--checkpoint", "a.pt", "in.png", "out.png"]) == 2
+    with pytest.raises(SystemExit) as info:  # argparse: the two options are mutually exclusive
+        main(["enhance", "--pretrained", "x2", "--checkpoint", "a.pt", "in.png", "out.png"])
+    assert info.value.code == 2
+    assert "not allowed with argument --pretrained" in capsys.readouterr().err
