@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
 from lolisr_lib.calibration import REAL_ROOT
 from lolisr_lib.config import preset, with_overrides
 from lolisr_lib.data import default_root
+from lolisr_lib.data.cache.manifest import atomic_write
 from lolisr_lib.evaluate import evaluate
 from lolisr_lib.evaluate.card import ablation_table
 from lolisr_lib.models import load_model
@@ -90,10 +90,7 @@ def main() -> None:
         print(f"{name}: {result.step} steps, {result.seconds:.0f} s training, Test {test.summary['psnr']:.2f} dB, "
               f"real {[round(r['psnr'], 2) for r in real.rows]} ({time.perf_counter() - start:.0f} s in all)",
               flush=True)
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.json.with_name(f".{args.json.name}.tmp-{os.getpid()}")
-        tmp.write_text(json.dumps(results, indent=1) + "\n")
-        os.replace(tmp, args.json)
+        atomic_write(args.json, lambda file: file.write((json.dumps(results, indent=1) + "\n").encode()))
 
 
 if __name__ == "__main__":

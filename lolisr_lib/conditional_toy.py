@@ -31,11 +31,10 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from tqdm.auto import trange
 
 from lolisr_lib.errors import UserError
 from lolisr_lib.flow import FlowSequence, FlowStep, gaussian_log_prob, sample_gaussian
-from lolisr_lib.toy2d import one_cpu_thread
+from lolisr_lib.toy2d import fit_by_nll
 
 X_RANGE = (-1.0, 1.0)  # the input x is uniform on this interval
 SLOPE = 2.0  # c(x) = (SLOPE * x, 0): the part of y that x determines
@@ -188,20 +187,13 @@ def fit_conditional_flow(flow: ConditionalToyFlow, x: torch.Tensor, y: torch.Ten
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(flow.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, iterations)
-    flow.train()
-    history = []
-    quiet = {} if progress else {"disable": True}  # else TQDM_DISABLE decides
-    with one_cpu_thread():
-        for _ in trange(iterations, desc="fitting the conditional flow", **quiet):
-            pick = torch.randint(0, y.shape[0], (batch_size,), generator=generator).to(y.device)
-            loss = -flow.log_prob(y[pick], x[pick]).mean()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            history.append(loss.item())
-    flow.eval()
-    return history
+
+    def batch_nll():
+        pick = torch.randint(0, y.shape[0], (batch_size,), generator=generator).to(y.device)
+        return -flow.log_prob(y[pick], x[pick]).mean()
+
+    return fit_by_nll(flow, batch_nll, optimizer, iterations, schedule=schedule,
+                      desc="fitting the conditional flow", progress=progress)
 
 
 def sample_conditional_flow(flow: ConditionalToyFlow, x: float, n: int, temperature: float = 1.0,

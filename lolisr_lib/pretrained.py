@@ -36,15 +36,20 @@ def path(scale: str | int) -> Path:
     return PRETRAINED_DIR / f"lolisrflow-x{parse_scale(scale)}.pt"
 
 
-def load(scale: str | int, map_location=None) -> nn.Module:
-    """The shipped x``scale`` LoLiSRFlow, float32, in eval mode."""
-    from lolisr_lib.models import load_model
-
+def shipped_file(scale: str | int) -> Path:
+    """:func:`path`, checked: a missing file is a :class:`CheckpointError` saying how to get it back."""
     file = path(scale)
     if not file.is_file():
         raise CheckpointError(f"{file} is missing; it ships with the repository (data/pretrained/). Restore it with "
                               f"git, or train it again with the command in data/pretrained/README.md")
-    return load_model(file, map_location).float()
+    return file
+
+
+def load(scale: str | int, map_location=None) -> nn.Module:
+    """The shipped x``scale`` LoLiSRFlow, float32, in eval mode."""
+    from lolisr_lib.models import load_model
+
+    return load_model(shipped_file(scale), map_location).float()
 
 
 def export(checkpoint: str | Path, out: str | Path, *, half: bool = True) -> Path:
@@ -64,10 +69,7 @@ def checkpoint_argument(checkpoint: str | None, pretrained: str | None) -> str |
         return checkpoint
     if checkpoint is not None:
         raise UserError("give --checkpoint or --pretrained, not both")
-    file = path(pretrained)
-    if not file.is_file():
-        raise CheckpointError(f"{file} is missing; see data/pretrained/README.md")
-    return file
+    return shipped_file(pretrained)
 
 
 def ship(run_dir: str | Path, scale: int, *, checkpoint: str = "best.pt") -> dict:

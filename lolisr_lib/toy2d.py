@@ -195,16 +195,29 @@ def fit_toy_flow(flow: ToyFlow2d, data: torch.Tensor, *, iterations: int = 300, 
         raise UserError(f"data must be a (N, 2) tensor of 2-D points with N >= 2; got {tuple(data.shape)}")
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(flow.parameters(), lr=lr)
+
+    def batch_nll():
+        batch = data[torch.randint(0, data.shape[0], (batch_size,), generator=generator).to(data.device)]
+        return -flow.log_prob(batch).mean()
+
+    return fit_by_nll(flow, batch_nll, optimizer, iterations, desc="fitting the toy flow", progress=progress)
+
+
+def fit_by_nll(flow: nn.Module, batch_nll, optimizer, iterations: int, *, schedule=None, desc: str = "fitting",
+               progress: bool = True) -> list[float]:
+    """The training loop of the toy flows: ``iterations`` Adam steps on ``batch_nll()`` (a fresh batch's mean NLL
+    each call), on one CPU thread; returns every batch's NLL and leaves ``flow`` in eval mode."""
     flow.train()
     history = []
     quiet = {} if progress else {"disable": True}  # else TQDM_DISABLE decides
     with one_cpu_thread():
-        for _ in trange(iterations, desc="fitting the toy flow", **quiet):
-            batch = data[torch.randint(0, data.shape[0], (batch_size,), generator=generator).to(data.device)]
-            loss = -flow.log_prob(batch).mean()
+        for _ in trange(iterations, desc=desc, **quiet):
+            loss = batch_nll()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            if schedule is not None:
+                schedule.step()
             history.append(loss.item())
     flow.eval()
     return history

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
@@ -21,6 +20,7 @@ from torch import nn
 
 from lolisr_lib.baselines import make_baseline
 from lolisr_lib.calibration import REAL_ROOT
+from lolisr_lib.data.cache.manifest import atomic_write
 from lolisr_lib.evaluate import evaluate
 
 METHODS = ("he-bicubic", "oracle-gain")  # the rows a model card compares with
@@ -60,9 +60,7 @@ def measure_card(model: nn.Module, scale: int, *, mini_root=None, real_root=REAL
 def write_card(card: dict, path: str | Path) -> Path:
     """The figures as JSON, written atomically."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(card, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    atomic_write(path, lambda file: file.write((json.dumps(card, indent=1, sort_keys=True) + "\n").encode()))
     return path
 
 
