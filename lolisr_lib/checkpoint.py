@@ -63,6 +63,13 @@ def read_checkpoint(path: str | Path, map_location=None) -> dict:
     return payload
 
 
+def inference_weights(payload: dict) -> dict:
+    """The weights to run a checkpoint with: the weight average when training kept one (it is the model that
+    was validated, ``train/average.py``), else the trained weights themselves."""
+    average = payload.get("ema")
+    return average["weights"] if average else payload["model"]
+
+
 def checkpoint_config(payload: dict, path: str | Path = "checkpoint") -> Config:
     """The :class:`Config` stored in a checkpoint dict."""
     try:

@@ -69,6 +69,7 @@ class TrainConfig:
     weight_decay: float = 0.0  # Adam weight decay
     warmup_steps: int = 1000  # linear warm-up from 0 to lr
     decay_at: tuple[float, ...] = (0.5, 0.75, 0.9, 0.95)  # fractions of steps where lr is halved
+    ema_decay: float = 0.0  # keep a moving average of the weights with this decay, validated and shipped (0 = off)
     grad_clip: float = 10.0  # max global gradient norm (0 = off)
     augment: bool = True  # random 90-degree rotations and flips (paper)
     exposures: tuple[float, ...] | None = None  # train only on these EVs (None = all)
@@ -136,7 +137,8 @@ def _small(scale: int) -> Config:
     model = replace(m, encoder=replace(m.encoder, channels=24, heads=(1, 2, 2)),
                     flow=replace(m.flow, hidden=48, cond_channels=48))
     train = replace(t, steps=3000, patch_size=96, warmup_steps=200, decay_at=(0.6, 0.8, 0.9), val_every=250,
-                    val_images=20, checkpoint_every=250, log_every=10, data="simulated", sim_items=8192)
+                    val_images=20, checkpoint_every=250, log_every=10, data="simulated", sim_items=8192,
+                    ema_decay=0.998)
     return Config(name=f"small-x{scale}", model=model, train=train)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from lolisr_lib.checkpoint import checkpoint_config, read_checkpoint
+from lolisr_lib.checkpoint import checkpoint_config, inference_weights, read_checkpoint
 from lolisr_lib.config import Config
 from lolisr_lib.errors import CheckpointError, ConfigError
 
@@ -43,7 +43,7 @@ def load_model(path: str | Path, map_location=None, *, expected_scale: int | Non
         )
     model = build_model(config)
     try:
-        model.load_state_dict(payload["model"])
+        model.load_state_dict(inference_weights(payload))
     except RuntimeError as err:
         first = str(err).strip().splitlines()[0]
         raise CheckpointError(f"{path}: the weights do not fit the config stored with them ({first})") from None

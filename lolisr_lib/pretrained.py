@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from lolisr_lib.checkpoint import checkpoint_config, read_checkpoint, write_checkpoint
+from lolisr_lib.checkpoint import checkpoint_config, inference_weights, read_checkpoint, write_checkpoint
 from lolisr_lib.errors import CheckpointError, UserError
 
 PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "data" / "pretrained"
@@ -58,7 +58,7 @@ def export(checkpoint: str | Path, out: str | Path, *, half: bool = True) -> Pat
     config = checkpoint_config(payload, checkpoint)
     state = {
         name: (tensor.half() if half and tensor.is_floating_point() else tensor)
-        for name, tensor in payload["model"].items()
+        for name, tensor in inference_weights(payload).items()
     }
     return write_checkpoint(out, config, state, step=int(payload.get("step", 0)))
 

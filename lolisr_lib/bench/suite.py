@@ -107,10 +107,10 @@ def run_bench(options: BenchOptions, progress=print) -> dict:
 
 def _config_and_weights(options: BenchOptions) -> tuple[Config, dict | None]:
     if options.checkpoint:
-        from lolisr_lib.checkpoint import checkpoint_config, read_checkpoint
+        from lolisr_lib.checkpoint import checkpoint_config, inference_weights, read_checkpoint
 
         payload = read_checkpoint(options.checkpoint, map_location="cpu")
-        return checkpoint_config(payload, options.checkpoint), payload["model"]
+        return checkpoint_config(payload, options.checkpoint), inference_weights(payload)
     if not options.preset:
         raise UserError("bench needs --preset (e.g. tiny-x4 or paper-x4) or --checkpoint")
     return preset(options.preset), None

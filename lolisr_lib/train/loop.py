@@ -41,6 +41,7 @@ from lolisr_lib.device import resolve_device
 from lolisr_lib.errors import CheckpointError, ConfigError, UserError
 from lolisr_lib.models import build_model
 from lolisr_lib.train import checkpoints
+from lolisr_lib.train.average import WeightAverage
 from lolisr_lib.train.batches import batches_per_epoch, rellisur_train_set, training_loader
 from lolisr_lib.train.distributed import (
     any_rank, barrier, broadcast_state, gather_objects, setup_distributed, teardown_distributed,
@@ -123,6 +124,7 @@ class Trainer:
         self.generator = torch.Generator(device=self.device).manual_seed(seed_from(t.seed, self.dist.rank, _NOISE))
         self.step = self.epoch = self.batch = self.skipped_steps = self._skipped_in_row = 0
         self.best_psnr, self.best_step, self.seconds_before = None, None, 0.0
+        self.average = None  # the weight average (train.ema_decay), made after the first step (ActNorm's init)
         self.train_set = self._train_set(data_root)
         self._val_set = None
         if payload is not None:
@@ -161,6 +163,8 @@ class Trainer:
         t, scale = self.config.train, self.config.model.scale
         if t.batch_size < 1 or t.log_every < 1:
             raise ConfigError("train.batch_size and train.log_every must be at least 1")
+        if not 0.0 <= t.ema_decay < 1.0:
+            raise ConfigError(f"train.ema_decay={t.ema_decay} must lie in [0, 1) (0 switches the weight average off)")
         if t.patch_size % scale or (t.patch_size // scale) < 1:
             raise ConfigError(f"train.patch_size={t.patch_size} must be a positive multiple of the scale {scale}")
         self.bf16 = t.bf16 and fastpath.native_bf16(self.device)
@@ -225,6 +229,7 @@ class Trainer:
             "best_step": self.best_step,
             "seconds": self._seconds(),
             "world_size": self.dist.world_size,
+            **({"ema": self.average.state_dict()} if self.average is not None else {}),
         }
 
     def _load(self, payload: dict) -> None:
@@ -245,6 +250,9 @@ class Trainer:
         self.epoch, self.batch = payload["data"]["epoch"], payload["data"]["batch"]
         self.best_psnr, self.best_step = payload["best_psnr"], payload["best_step"]
         self.seconds_before = payload["seconds"]
+        if payload.get("ema") and self.config.train.ema_decay:
+            self.average = WeightAverage(self.model, self.config.train.ema_decay)
+            self.average.load_state_dict(payload["ema"])
         rng = payload["rng"]
         if len(rng) != self.dist.world_size or payload["data"]["items"] != len(self.train_set):
             warnings.warn(f"{self.resumed_from} was written by {len(rng)} process(es) on {payload['data']['items']} "
@@ -330,6 +338,10 @@ class Trainer:
             self.epoch, self.batch = self.epoch + 1, 0
         if fresh_start:
             broadcast_state(self.model, self.dist)  # replicas agree after data-dependent init (ActNorm)
+        if t.ema_decay and not skipped:
+            if self.average is None:
+                self.average = WeightAverage(self.model, t.ema_decay)
+            self.average.update(self.model)
         self._interval_steps += 1
         self._count_skip(skipped)
         if self.dist.is_main:
@@ -376,7 +388,7 @@ class Trainer:
         improved = False
         if self.dist.is_main:
             dataset, indices = self._val_data()
-            scores = validate(self.model, dataset, indices, self.device, scale=self.config.model.scale,
+            scores = validate(self._inference_model(), dataset, indices, self.device, scale=self.config.model.scale,
                               crop=self.config.train.val_crop)
             improved = self.best_psnr is None or scores["psnr"] > self.best_psnr
             if improved:
@@ -389,6 +401,10 @@ class Trainer:
                 checkpoints.save_best(self.out_dir, self.config, self.model.state_dict(), **state)
         barrier(self.dist)
         self._interval_t0 = time.perf_counter()  # keep validation time out of the throughput
+
+    def _inference_model(self) -> nn.Module:
+        """The model that is validated and shipped: the weight average when the run keeps one."""
+        return self.average.model if self.average is not None else self.model
 
     def _val_data(self) -> tuple:
         """The Val dataset (full-size pairs, built once) and the indices scored at each validation."""
