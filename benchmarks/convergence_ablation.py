@@ -24,13 +24,13 @@ import json
 import time
 from pathlib import Path
 
-from lolisr_lib.calibration import REAL_ROOT
 from lolisr_lib.config import preset, with_overrides
 from lolisr_lib.data import default_root
 from lolisr_lib.data.cache.manifest import atomic_write
 from lolisr_lib.evaluate import evaluate
 from lolisr_lib.evaluate.card import ablation_table
-from lolisr_lib.models import load_model
+from lolisr_lib.image.calibration import REAL_ROOT
+from lolisr_lib.model.build import load_model
 from lolisr_lib.train import read_log, train
 
 VARIANTS = {

@@ -6,7 +6,7 @@ Variants (cumulative, each a ``lolisr_lib.bench.modes.Mode``): the reference mod
 1x1 weights; + bf16 autocast (where the device has native bf16). All run in one process on the same weights and
 input, in turn, repetition after repetition, so a change in the machine's load hits every variant alike;
 medians are printed with the speedup over the reference and the agreement with it. ``--host-memory keep``
-switches on ``lolisr_lib.hostmem`` for the whole process (it cannot be measured per variant): compare two runs.
+switches on ``lolisr_lib.runtime.hostmem`` for the whole process (it cannot be measured per variant): compare two runs.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from dataclasses import replace
 
 import torch
 
-from lolisr_lib import fastpath, hostmem
 from lolisr_lib.bench.measure import time_interleaved
 from lolisr_lib.bench.modes import bench_model, image_agreement, inference_model, make_modes
 from lolisr_lib.config import preset
-from lolisr_lib.device import resolve_device
+from lolisr_lib.runtime import fastpath, hostmem
+from lolisr_lib.runtime.device import resolve_device
 
 
 def variants(device: torch.device) -> dict:
@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--host-memory", choices=("default", "keep"), default="default",
-                        help="keep freed host memory for reuse in this process (lolisr_lib/hostmem.py)")
+                        help="keep freed host memory for reuse in this process (lolisr_lib/runtime/hostmem.py)")
     args = parser.parse_args()
     device = resolve_device(args.device)
     if args.threads:

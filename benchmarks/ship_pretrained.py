@@ -6,7 +6,7 @@
 import sys
 
 from lolisr_lib.evaluate.card import card_tables
-from lolisr_lib.pretrained import ship
+from lolisr_lib.model.pretrained import ship
 
 if __name__ == "__main__":
     if len(sys.argv) != 3:

@@ -1,7 +1,7 @@
-"""``python -m lolisr_lib ...``: see :mod:`lolisr_lib.cli`."""
+"""``python -m lolisr_lib ...``: see :mod:`lolisr_lib.commands.cli`."""
 
 import sys
 
-from lolisr_lib.cli import main
+from lolisr_lib.commands.cli import main
 
 sys.exit(main())

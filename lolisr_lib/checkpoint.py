@@ -20,6 +20,7 @@ import os
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from lolisr_lib.config import Config, config_from_dict
 from lolisr_lib.errors import CheckpointError
@@ -76,3 +77,23 @@ def checkpoint_config(payload: dict, path: str | Path = "checkpoint") -> Config:
         return config_from_dict(json.loads(payload["config"]))
     except (TypeError, ValueError) as err:
         raise CheckpointError(f"{path}: the stored config cannot be read ({err})") from None
+
+
+def expect_scale(config: Config, expected_scale: int | None, path: str | Path) -> None:
+    """Refuse a checkpoint made for another scale than the caller needs (``None``: any scale)."""
+    if expected_scale is not None and config.model.scale != expected_scale:
+        raise CheckpointError(
+            f"{path} holds a x{config.model.scale} model ({config.name}); this needs x{expected_scale}"
+        )
+
+
+def restore(model: nn.Module, payload: dict, path: str | Path, map_location=None) -> nn.Module:
+    """Load a checkpoint's inference weights into the freshly built ``model``; return it in eval mode."""
+    try:
+        model.load_state_dict(inference_weights(payload))
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()[0]
+        raise CheckpointError(f"{path}: the weights do not fit the config stored with them ({first})") from None
+    if isinstance(map_location, (str, torch.device)):
+        model.to(map_location)  # load_state_dict copies into the CPU-built parameters: move them too
+    return model.eval()

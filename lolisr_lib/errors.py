@@ -15,3 +15,7 @@ class ConfigError(UserError):
 
 class CheckpointError(UserError):
     """A checkpoint that is missing, truncated, corrupt, or made for another model or scale."""
+
+
+class DatasetError(UserError):
+    """A RELLISUR copy on disk that is missing, incomplete or malformed: the message names the file."""

@@ -7,7 +7,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lolisr_lib.attention_cost import (
+from lolisr_lib.encoder.blocks import attend_channels
+from lolisr_lib.errors import UserError
+from lolisr_lib.lessons.attention_cost import (
     attention_flops,
     attention_map_bytes,
     loglog_slope,
@@ -15,8 +17,6 @@ from lolisr_lib.attention_cost import (
     time_attention,
     toy_spatial_attention,
 )
-from lolisr_lib.encoder.blocks import attend_channels
-from lolisr_lib.errors import UserError
 
 
 def _qkv(c=4, n=9, heads=2, seed=0):

@@ -12,7 +12,7 @@ from lolisr_lib.baselines import (
 )
 from lolisr_lib.config import BaselineConfig, Config, ModelConfig
 from lolisr_lib.errors import UserError
-from lolisr_lib.models import load_model
+from lolisr_lib.model.build import load_model
 
 
 def tiny_config(arch: str, scale: int) -> Config:

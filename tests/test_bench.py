@@ -7,11 +7,11 @@ import math
 import pytest
 import torch
 
-from lolisr_lib import fastpath, hostmem
 from lolisr_lib.bench import BenchOptions, evaluate_targets, write_json
 from lolisr_lib.bench.modes import Mode, image_agreement
-from lolisr_lib.cli import main
+from lolisr_lib.commands.cli import main
 from lolisr_lib.errors import UserError
+from lolisr_lib.runtime import fastpath, hostmem
 
 MODE_KEYS = {"seconds", "cpu_seconds", "seconds_all", "achieved_tflops", "percent_of_peak"}
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from lolisr_lib.cli import main
+from lolisr_lib.commands.cli import main
 from lolisr_lib.data.cache import CACHE_ENV, build_cache
 from lolisr_lib.data.fake import make_fake_tree
 

@@ -1,4 +1,4 @@
-"""The simulator against the two real RELLISUR pairs: the calibration figures of ``lolisr_lib.degrade``, re-measured.
+"""The simulator against the two real RELLISUR pairs: the calibration figures of ``lolisr_lib.image.degrade``, re-measured.
 
 Targets (issue 12): degrading each real x2 target to its input's EV matches the real capture with the mean
 within 20 %, the black-pixel fraction within 3 points and the oracle-gain PSNR within 1.5 dB.
@@ -7,10 +7,10 @@ within 20 %, the black-pixel fraction within 3 points and the oracle-gain PSNR w
 import numpy as np
 import pytest
 
-from lolisr_lib import calibration as cal
-from lolisr_lib.degrade import DegradeParams
+from lolisr_lib.image import calibration as cal
+from lolisr_lib.image.degrade import DegradeParams
 
-# The table in lolisr_lib/degrade.py's docstring (seed 0): scene -> (real, simulated) figures.
+# The table in lolisr_lib/image/degrade.py's docstring (seed 0): scene -> (real, simulated) figures.
 DOCUMENTED = {
     "00018": {"real": (19.50, 0.00, 24.10), "sim": (19.33, 0.00, 24.45)},
     "00736": {"real": (3.26, 7.44, 15.79), "sim": (3.23, 8.56, 15.34)},

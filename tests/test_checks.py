@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from lolisr_lib.checks import autograd_logdet, check_invertible, perturb_parameters
 from lolisr_lib.flow import ActNorm, ConditionalFlow, FlowStep, InvConv1x1
+from lolisr_lib.flow.checks import autograd_logdet, check_invertible, perturb_parameters
 
 
 class _Scale(nn.Module):

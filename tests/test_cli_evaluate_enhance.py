@@ -10,11 +10,11 @@ import pytest
 import torch
 from PIL import Image
 
-from lolisr_lib import fastpath
 from lolisr_lib.baselines import JointCNN
-from lolisr_lib.cli import main
+from lolisr_lib.commands.cli import main
 from lolisr_lib.commands.enhance import read_rgb8
 from lolisr_lib.config import BaselineConfig, Config, ModelConfig
+from lolisr_lib.runtime import fastpath
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -223,8 +223,8 @@ def test_enhance_user_errors_are_one_line(checkpoints, tmp_path, capsys, problem
 
 # --------------------------------------------------------------------------------------------------- device
 def test_resolve_device():
-    from lolisr_lib.device import resolve_device
     from lolisr_lib.errors import UserError
+    from lolisr_lib.runtime.device import resolve_device
 
     assert resolve_device("cpu") == torch.device("cpu")
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")

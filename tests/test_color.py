@@ -1,4 +1,4 @@
-"""Tests for lolisr_lib.color: sRGB curve, CR map, OpenCV-identical histogram equalisation, noise map, luma."""
+"""Tests for lolisr_lib.image.color: sRGB curve, CR map, OpenCV-identical histogram equalisation, noise map, luma."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from lolisr_lib.color import (
+from lolisr_lib.errors import UserError
+from lolisr_lib.image.color import (
     cr_map,
     equalize_hist,
     linear_to_srgb,
@@ -16,7 +17,6 @@ from lolisr_lib.color import (
     rgb_to_y,
     srgb_to_linear,
 )
-from lolisr_lib.errors import UserError
 
 FAST = settings(max_examples=40, deadline=None)
 

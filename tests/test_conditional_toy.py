@@ -5,9 +5,9 @@ import math
 import pytest
 import torch
 
-from lolisr_lib import conditional_toy as ct
-from lolisr_lib.checks import autograd_logdet, check_invertible, perturb_parameters
 from lolisr_lib.errors import UserError
+from lolisr_lib.flow.checks import autograd_logdet, check_invertible, perturb_parameters
+from lolisr_lib.lessons import conditional_toy as ct
 
 
 def test_branches_coincide_for_non_positive_x_and_split_for_positive_x():

@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from lolisr_lib import cr_analysis
-from lolisr_lib.color import cr_map
 from lolisr_lib.data import DatasetError
-from lolisr_lib.degrade import DegradeParams, degrade, downscale_target
 from lolisr_lib.errors import UserError
-from lolisr_lib.noise_analysis import simulate_noise_free
+from lolisr_lib.image.color import cr_map
+from lolisr_lib.image.degrade import DegradeParams, degrade, downscale_target
+from lolisr_lib.lessons import cr_analysis
+from lolisr_lib.lessons.noise_analysis import simulate_noise_free
 
 
 def _colourful(size=16, seed=0) -> np.ndarray:

@@ -9,10 +9,9 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from lolisr_lib.data import DatasetError, RellisurDataset, default_root, make_mini_rellisur
-from lolisr_lib.data import mini
-from lolisr_lib.data.images import read_png, write_png
+from lolisr_lib.data import DatasetError, RellisurDataset, default_root, make_mini_rellisur, mini
 from lolisr_lib.data.layout import parse_lllr_name
+from lolisr_lib.image.io import read_png, write_png
 
 LLLR_PER_SPLIT = {"Train": 90, "Val": 20, "Test": 40}  # 18, 4 and 8 scenes, 5 exposures each
 

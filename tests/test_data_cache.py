@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from lolisr_lib.cli import main
-from lolisr_lib.color import equalize_hist
+from lolisr_lib.commands.cli import main
 from lolisr_lib.data import DatasetError, RellisurDataset, check_dataset
 from lolisr_lib.data.cache import CACHE_ENV, build_cache, default_cache_dir, full_dataset_bytes
 from lolisr_lib.data.cache import build as cache_build
 from lolisr_lib.data.cache.manifest import MANIFEST, array_path, fingerprint
 from lolisr_lib.data.fake import make_fake_tree
-from lolisr_lib.data.images import read_png, write_png
+from lolisr_lib.image.color import equalize_hist
+from lolisr_lib.image.io import read_png, write_png
 
 ROOT_FILES = 2 * (5 + 2)  # two splits of one scene: 5 inputs, an x1 and an x4 target each
 

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lolisr_lib.cli import main
+from lolisr_lib.commands.cli import main
 from lolisr_lib.data import DatasetError, RellisurDataset, check_dataset
 from lolisr_lib.data import check as check_module
-from lolisr_lib.data.images import read_png
+from lolisr_lib.image.io import read_png
 
 INPUT = "Train/LLLR/00024-2.5.png"  # the first input of the miniature (see mini.plan_scenes)
 TARGET = "Train/NLHR/X4/00024.png"

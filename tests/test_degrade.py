@@ -6,10 +6,10 @@ import skimage.data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lolisr_lib import degrade as dg
 from lolisr_lib.errors import UserError
+from lolisr_lib.image import degrade as dg
 
-# The normally exposed photographs of the calibration in lolisr_lib/degrade.py, cropped to multiples of 4.
+# The normally exposed photographs of the calibration in lolisr_lib/image/degrade.py, cropped to multiples of 4.
 PHOTOS = [skimage.data.astronaut(), skimage.data.chelsea(), skimage.data.coffee(),
           skimage.data.stereo_motorcycle()[0]]
 PHOTOS = [p[: p.shape[0] // 4 * 4, : p.shape[1] // 4 * 4] for p in PHOTOS]

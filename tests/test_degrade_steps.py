@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import skimage.data
 
-from lolisr_lib.degrade import DegradeParams, degrade
-from lolisr_lib.degrade_steps import degrade_steps
 from lolisr_lib.errors import UserError
+from lolisr_lib.image.degrade import DegradeParams, degrade
+from lolisr_lib.lessons.degrade_steps import degrade_steps
 
 PHOTO = skimage.data.chelsea()[:64, :96]
 

@@ -1,7 +1,7 @@
 """The demo's papermill engine runs a notebook whose slider draws a large figure, INTERACTIVE as in JupyterLab.
 
 With nbclient's own stand-in for ``ipywidgets.Output``, such a cell hung about one run in two (the execute_reply
-left unread on the shell socket while the stand-in sent the 1 MB figure back to the kernel; ``lolisr_lib.demo``).
+left unread on the shell socket while the stand-in sent the 1 MB figure back to the kernel; ``lolisr_lib.commands.notebook_runner``).
 """
 
 import json
@@ -11,7 +11,7 @@ import pytest
 papermill = pytest.importorskip("papermill")
 nbformat = pytest.importorskip("nbformat")
 
-from lolisr_lib.demo import register_engine  # noqa: E402
+from lolisr_lib.commands.notebook_runner import register_engine  # noqa: E402
 
 RENDER = """\
 import ipywidgets

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from lolisr_lib.color import cr_map
 from lolisr_lib.encoder import MPCTEncoder, ResidualCNNEncoder, encoder_features
-from lolisr_lib.encoder_probe import (
+from lolisr_lib.errors import UserError
+from lolisr_lib.image.color import cr_map
+from lolisr_lib.lessons.encoder_probe import (
     cond_pixel_center,
     cr_error,
     fusion_traffic,
@@ -15,7 +16,6 @@ from lolisr_lib.encoder_probe import (
     relative_resolution,
     trace_shapes,
 )
-from lolisr_lib.errors import UserError
 
 
 def _encoder(scale=2, stages=2):
@@ -100,7 +100,7 @@ def test_trace_flow_levels_records_a_real_forward_pass():
     import torch
 
     from lolisr_lib.config import preset
-    from lolisr_lib.encoder_probe import trace_flow_levels
+    from lolisr_lib.lessons.encoder_probe import trace_flow_levels
     from lolisr_lib.model import LoLiSRFlow
 
     torch.manual_seed(0)

@@ -12,7 +12,7 @@ from lolisr_lib.data import RellisurDataset
 from lolisr_lib.errors import UserError
 from lolisr_lib.evaluate import CSV_COLUMNS, evaluate
 from lolisr_lib.evaluate.lpips import LPIPS, load_lpips, lpips_distance
-from lolisr_lib.published import comparison_rows, render_markdown
+from lolisr_lib.evaluate.published import comparison_rows, render_markdown
 
 
 @pytest.fixture

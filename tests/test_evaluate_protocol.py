@@ -2,7 +2,7 @@
 
 import pytest
 
-from lolisr_lib.cli import main
+from lolisr_lib.commands.cli import main
 from lolisr_lib.data.cache import CACHE_ENV
 from lolisr_lib.data.fake import make_fake_tree
 from lolisr_lib.errors import UserError

@@ -5,10 +5,10 @@ import copy
 import pytest
 import torch
 
-from lolisr_lib import fastpath
 from lolisr_lib.bench.modes import Mode, bench_model, image_agreement
 from lolisr_lib.config import preset
 from lolisr_lib.flow import ConditionalFlow, InvConv1x1, is_channels_last, set_weight_cache, squeeze, unsqueeze
+from lolisr_lib.runtime import fastpath
 
 CPU = torch.device("cpu")
 

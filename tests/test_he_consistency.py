@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from lolisr_lib.color import equalize_hist
 from lolisr_lib.config import preset
 from lolisr_lib.data import RellisurDataset
-from lolisr_lib.data.images import read_png
 from lolisr_lib.data.simulated import SimulatedPairs
 from lolisr_lib.encoder import encoder_features
-from lolisr_lib.models import build_model
+from lolisr_lib.image.color import equalize_hist
+from lolisr_lib.image.io import read_png
+from lolisr_lib.model.build import build_model
 
 
 def _find_window(full: torch.Tensor, crop: torch.Tensor) -> tuple[int, int]:

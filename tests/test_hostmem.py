@@ -4,7 +4,7 @@ import ctypes
 
 import pytest
 
-from lolisr_lib import hostmem
+from lolisr_lib.runtime import hostmem
 
 SET = ("mallopt", hostmem.M_TOP_PAD, hostmem.RETAIN_BYTES)
 RESTORE = [("mallopt", hostmem.M_TOP_PAD, hostmem.DEFAULT_TOP_PAD), ("malloc_trim", 0)]

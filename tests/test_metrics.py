@@ -1,4 +1,4 @@
-"""Tests for lolisr_lib.metrics: protocol A PSNR/SSIM equal to scikit-image, switches, errors, batched versions."""
+"""Tests for lolisr_lib.evaluate.metrics: protocol A PSNR/SSIM equal to scikit-image, switches, errors, batched versions."""
 
 import numpy as np
 import pytest
@@ -10,7 +10,7 @@ from skimage import data
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from lolisr_lib.errors import UserError
-from lolisr_lib.metrics import psnr, psnr_batch, ssim, ssim_batch
+from lolisr_lib.evaluate.metrics import psnr, psnr_batch, ssim, ssim_batch
 
 
 def random_pair(seed: int, shape=(24, 31, 3), noise=25.0):

@@ -6,11 +6,11 @@ import dataclasses
 import pytest
 import torch
 
-from lolisr_lib.checks import perturb_parameters
 from lolisr_lib.config import preset
 from lolisr_lib.errors import CheckpointError, UserError
+from lolisr_lib.flow.checks import perturb_parameters
 from lolisr_lib.model import LoLiSRFlow, parameter_count
-from lolisr_lib.models import load_model
+from lolisr_lib.model.build import load_model
 
 
 def _model(name="tiny-x2", **flow):

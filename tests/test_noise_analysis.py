@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import skimage.data
 
-from lolisr_lib import noise_analysis as na
-from lolisr_lib.degrade import DegradeParams, degrade, downscale_target
 from lolisr_lib.errors import UserError
+from lolisr_lib.image.degrade import DegradeParams, degrade, downscale_target
+from lolisr_lib.lessons import noise_analysis as na
 
 PHOTO = skimage.data.astronaut()[128:256, 160:288]  # 128 x 128, divisible by 1, 2 and 4
 

@@ -1,9 +1,9 @@
 """The project's own files must agree: environment.yml lists exactly pyproject.toml's packages."""
 
 import re
-import tomllib
 from pathlib import Path
 
+import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lolisr_lib.published import TABLES, load_published
+from lolisr_lib.evaluate.published import TABLES, load_published
 from lolisr_lib.train import read_log
 
 papermill = pytest.importorskip("papermill")

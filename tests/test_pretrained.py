@@ -8,12 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from lolisr_lib import pretrained
 from lolisr_lib.checkpoint import read_checkpoint
-from lolisr_lib.cli import main
+from lolisr_lib.commands.cli import main
 from lolisr_lib.errors import UserError
 from lolisr_lib.evaluate import evaluate
-from lolisr_lib.model import LoLiSRFlow
+from lolisr_lib.model import LoLiSRFlow, pretrained
 
 MIB = 2**20
 

@@ -3,7 +3,7 @@
 import pytest
 
 from lolisr_lib.errors import UserError
-from lolisr_lib.published import ResultRow, comparison_rows, load_published, render_markdown
+from lolisr_lib.evaluate.published import ResultRow, comparison_rows, load_published, render_markdown
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,8 @@ import pytest
 from skimage.data import astronaut
 from skimage.transform import ProjectiveTransform
 
-from lolisr_lib import registration as rg
 from lolisr_lib.errors import UserError
+from lolisr_lib.lessons import registration as rg
 
 SCENE = astronaut()  # 512 x 512, textured
 SIDE = 192

@@ -8,10 +8,10 @@ import torch
 from lolisr_lib.baselines import SequentialCNN
 from lolisr_lib.data import RellisurDataset
 from lolisr_lib.errors import CheckpointError, UserError
-from lolisr_lib.metrics import psnr
-from lolisr_lib.models import build_model
-from lolisr_lib.published import TABLES, load_published
-from lolisr_lib import reproduce as rp
+from lolisr_lib.evaluate.metrics import psnr
+from lolisr_lib.evaluate.published import TABLES, load_published
+from lolisr_lib.lessons import reproduce as rp
+from lolisr_lib.model.build import build_model
 
 
 @pytest.mark.parametrize("scale, patch", [(1, 32), (2, 32), (4, 64)])

@@ -5,7 +5,7 @@ import torch
 
 from lolisr_lib.errors import UserError
 from lolisr_lib.flow import ActNorm
-from lolisr_lib.scale_comparison import StabilityBench, match_spread, perturbed_flow, run_trial
+from lolisr_lib.lessons.scale_comparison import StabilityBench, match_spread, perturbed_flow, run_trial
 
 TINY = StabilityBench(batch=4, size=8, levels=2, steps=1, cond_channels=4, hidden=8)
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from lolisr_lib.data.errors import DatasetError
-from lolisr_lib.data.simulated import TARGET_MEAN_RANGE, TRAIN_PHOTOS, SimulatedPairs, expose_to_mean, training_photo
 from lolisr_lib.data.mini import SOURCES
+from lolisr_lib.data.simulated import TARGET_MEAN_RANGE, TRAIN_PHOTOS, SimulatedPairs, expose_to_mean, training_photo
+from lolisr_lib.errors import DatasetError
 
 
 def test_no_training_photograph_is_in_the_miniatures_val_or_test_split():

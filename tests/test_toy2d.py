@@ -7,10 +7,10 @@ import pytest
 import torch
 from scipy.stats import norm
 
-from lolisr_lib import toy2d
-from lolisr_lib.checks import autograd_logdet, check_invertible, perturb_parameters
 from lolisr_lib.errors import UserError
 from lolisr_lib.flow import CondAffineCoupling, bits_per_dim, dequantize
+from lolisr_lib.flow.checks import autograd_logdet, check_invertible, perturb_parameters
+from lolisr_lib.lessons import toy2d
 
 
 @pytest.mark.parametrize("name", toy2d.TOY_DENSITIES)

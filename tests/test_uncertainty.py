@@ -6,8 +6,8 @@ import torch
 
 from lolisr_lib.config import preset
 from lolisr_lib.errors import UserError
+from lolisr_lib.lessons.uncertainty import pixel_std, sample_diversity, temperature_sweep
 from lolisr_lib.model import LoLiSRFlow
-from lolisr_lib.uncertainty import pixel_std, sample_diversity, temperature_sweep
 
 
 def test_pixel_std_of_identical_and_of_two_different_samples():

@@ -6,7 +6,7 @@
   L1 (the "SR model trained directly" of RELLISUR's joint row, Aakerberg et al., NeurIPS 2021 Datasets and
   Benchmarks, Table 7), and :class:`SequentialCNN`, a low-light enhancement CNN followed by an SR CNN trained
   without gradient between them (the sequential rows of that table). Built from a config by
-  :func:`lolisr_lib.models.build_model`; saved and loaded like LoLiSRFlow.
+  :func:`lolisr_lib.model.build.build_model`; saved and loaded like LoLiSRFlow.
 
 All share ``enhance(lq) -> (B, 3, scale*h, scale*w)`` in [0, 1] for ``lq`` of shape ``(B, 3, h, w)`` or
 ``(3, h, w)`` and any size, and carry ``.config`` and ``.scale``.

@@ -23,9 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lolisr_lib.color import equalize_hist, linear_to_srgb, srgb_to_linear
 from lolisr_lib.config import Config, ModelConfig
 from lolisr_lib.errors import UserError
+from lolisr_lib.image.color import equalize_hist, linear_to_srgb, srgb_to_linear
 
 SCALES = (1, 2, 4)
 TARGET_MEAN = 0.4  # mean brightness the gamma rule aims for: RELLISUR's targets average ~90-110 / 255

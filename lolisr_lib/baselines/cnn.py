@@ -27,7 +27,7 @@ from lolisr_lib.baselines.classical import as_batch, check_scale
 from lolisr_lib.checkpoint import write_checkpoint
 from lolisr_lib.config import Config, ModelConfig
 from lolisr_lib.errors import UserError
-from lolisr_lib.tiling import tiled_apply
+from lolisr_lib.runtime.tiling import tiled_apply
 
 RES_SCALE = 0.1  # EDSR's residual scaling: keeps deep stacks of un-normalised blocks stable early in training
 
@@ -113,7 +113,7 @@ class LearnedBaseline(nn.Module):
         return out[0] if single else out
 
     def save(self, path: str | Path) -> Path:
-        """Weights + config, atomically; read back with ``lolisr_lib.models.load_model``."""
+        """Weights + config, atomically; read back with ``lolisr_lib.model.build.load_model``."""
         return write_checkpoint(path, self.config, self.state_dict())
 
 

@@ -5,7 +5,7 @@ The issue's questions, answered by one run (``python -m lolisr_lib bench --prese
 - training throughput (steps/s, HR megapixels/s) at the preset's batch and patch size;
 - ``enhance`` latency and peak memory for LR inputs of several sizes, per output megapixel, untiled and tiled;
 - each in the **reference** mode (float32, eager, nothing cached) and the **fast** mode
-  (:mod:`lolisr_lib.fastpath`), with the speedup and a check that the fast outputs agree with the reference;
+  (:mod:`lolisr_lib.runtime.fastpath`), with the speedup and a check that the fast outputs agree with the reference;
 - FLOPs per HR pixel and the achieved FLOP/s, as a percentage of the device's peak where that is known.
 
 Modules: ``measure`` (timing, memory, FLOPs, device peaks), ``modes`` (the two modes, the model, agreement),

@@ -28,8 +28,8 @@ from pathlib import Path
 import torch
 
 from lolisr_lib.config import preset
-from lolisr_lib.device import resolve_device
 from lolisr_lib.errors import UserError
+from lolisr_lib.runtime.device import resolve_device
 from lolisr_lib.train.batches import rellisur_train_set, training_loader
 
 SCHEMA = "lolisr-bench-loader-v1"

@@ -2,11 +2,11 @@
 
 - **reference**: float32 (TF32 off on CUDA), eager, NCHW, the ``InvConv1x1`` cache off, so every call rebuilds
   ``W`` and ``W^-1``: the model as a first implementation would run it.
-- **fast**: :mod:`lolisr_lib.fastpath`: channels_last, cached 1x1 weights, bf16 autocast where the device has
+- **fast**: :mod:`lolisr_lib.runtime.fastpath`: channels_last, cached 1x1 weights, bf16 autocast where the device has
   native bf16 (CUDA; CPUs with AVX-512 BF16 or AMX), and ``torch.compile`` where it pays (on by default on
   CUDA; on CPU only with ``--compile on``).
 
-Keeping freed host memory (:mod:`lolisr_lib.hostmem`) is a process-wide setting, so it is not part of either
+Keeping freed host memory (:mod:`lolisr_lib.runtime.hostmem`) is a process-wide setting, so it is not part of either
 mode: the bench switches it on for the whole run or not at all (``--host-memory``) and reports which.
 
 Without a checkpoint the model has random weights made to behave like a trained one: every parameter is
@@ -24,11 +24,11 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
-from lolisr_lib import fastpath
-from lolisr_lib.checks import perturb_parameters
 from lolisr_lib.config import Config
 from lolisr_lib.errors import UserError
 from lolisr_lib.flow import set_weight_cache
+from lolisr_lib.flow.checks import perturb_parameters
+from lolisr_lib.runtime import fastpath
 
 PERTURBATION = 0.02  # std of the weight noise of a random bench model (checks.perturb_parameters' scale)
 FLOAT32_TOLERANCE = 1e-4  # fast vs reference, float32 fast mode: max |difference| of the [0, 1] images

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from lolisr_lib import fastpath
 from lolisr_lib.bench.measure import Timing, peak_memory, synchronize, time_interleaved
 from lolisr_lib.bench.modes import Mode, image_agreement, inference_model, loss_agreement, training_model
 from lolisr_lib.config import Config
-from lolisr_lib.tiling import tile_starts
+from lolisr_lib.runtime import fastpath
+from lolisr_lib.runtime.tiling import tile_starts
 from lolisr_lib.train.schedule import make_optimizer
 
 TILE_OVERLAP = 16  # LR pixels shared by neighbouring tiles, as in the enhance command

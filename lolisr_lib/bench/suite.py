@@ -14,13 +14,13 @@ from datetime import datetime, timezone
 
 import torch
 
-from lolisr_lib import hostmem
 from lolisr_lib.bench.measure import count_flops, device_name, peak_tflops
 from lolisr_lib.bench.modes import Mode, bench_model, make_modes
 from lolisr_lib.bench.runs import inference_cases, measure_inference, measure_training
 from lolisr_lib.config import Config, preset
-from lolisr_lib.device import resolve_device
 from lolisr_lib.errors import UserError
+from lolisr_lib.runtime import hostmem
+from lolisr_lib.runtime.device import resolve_device
 
 SCHEMA = "lolisr-bench-v1"
 QUICK_SIZES = (24, 40)  # LR sides of --quick (the larger one is also run in 32-pixel tiles)

@@ -21,8 +21,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from lolisr_lib.device import DEVICE_CHOICES
 from lolisr_lib.errors import UserError
+from lolisr_lib.runtime.device import DEVICE_CHOICES
 
 
 def _sizes(text: str) -> tuple[int, ...]:
@@ -55,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="bf16 autocast in fast mode: auto = where the device has native bf16 (default)")
     parser.add_argument("--host-memory", choices=("auto", "off"), default="auto",
                         help="keep freed host memory for reuse during the whole run, both modes (process-wide; "
-                             "lolisr_lib/hostmem.py): auto = on CPU with glibc (default)")
+                             "lolisr_lib/runtime/hostmem.py): auto = on CPU with glibc (default)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and inputs")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, batch 2, 2 repetitions: for CI")
@@ -73,8 +73,7 @@ def run(args: argparse.Namespace) -> int:
     if args.data or args.workers is not None:
         raise UserError("--data and --workers belong to the loader benchmark: add --loader")
     from lolisr_lib.bench import BenchOptions, format_report, run_bench, write_json
-
-    from lolisr_lib.pretrained import checkpoint_argument
+    from lolisr_lib.model.pretrained import checkpoint_argument
 
     args.checkpoint = checkpoint_argument(args.checkpoint, args.pretrained)
     if not args.preset and not args.checkpoint:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lolisr_lib.demo import REPO, run_collection
+from lolisr_lib.commands.notebook_runner import REPO, run_collection
 
 
 def add_arguments(parser) -> None:

@@ -21,10 +21,10 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from lolisr_lib import fastpath, hostmem
-from lolisr_lib.device import DEVICE_CHOICES
 from lolisr_lib.errors import UserError
-from lolisr_lib.pretrained import checkpoint_argument
+from lolisr_lib.model.pretrained import checkpoint_argument
+from lolisr_lib.runtime import fastpath, hostmem
+from lolisr_lib.runtime.device import DEVICE_CHOICES
 
 TILE_OVERLAP = 16  # LR pixels shared by neighbouring tiles (a multiple of 8, as LoLiSRFlow's tiling needs)
 
@@ -115,15 +115,15 @@ def _enhance_options(model, args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lolisr_lib.device import resolve_device
-    from lolisr_lib.models import load_model
+    from lolisr_lib.model.build import load_model
+    from lolisr_lib.runtime.device import resolve_device
 
     device = resolve_device(args.device)
     check_png_path(args.output)  # before the work, not after
     lq = read_rgb8(args.input)
     model = load_model(checkpoint_argument(args.checkpoint, args.pretrained), map_location=device).float().to(device)
     options = _enhance_options(model, args)
-    # fast mode (lolisr_lib/fastpath.py): channels_last and cached 1x1 weights change nothing but speed;
+    # fast mode (lolisr_lib/runtime/fastpath.py): channels_last and cached 1x1 weights change nothing but speed;
     # bf16 (where native) rounds the networks' arithmetic; freed host memory is kept for reuse (hostmem.py)
     fastpath.prepare_for_inference(model)
     bf16 = args.bf16 == "auto" and fastpath.native_bf16(device)

@@ -15,12 +15,12 @@ import argparse
 import re
 import time
 
-from lolisr_lib import hostmem
 from lolisr_lib.baselines import CLASSICAL_BASELINES, make_baseline
-from lolisr_lib.device import DEVICE_CHOICES
-from lolisr_lib.evaluate import PROTOCOLS
 from lolisr_lib.errors import UserError
-from lolisr_lib.pretrained import checkpoint_argument
+from lolisr_lib.evaluate import PROTOCOLS
+from lolisr_lib.model.pretrained import checkpoint_argument
+from lolisr_lib.runtime import hostmem
+from lolisr_lib.runtime.device import DEVICE_CHOICES
 
 # argparse reads "-3,-4" as an unknown option because only plain numbers count as negative numbers; a
 # comma-separated list of numbers is a value here (this parser has no option that looks like a number).
@@ -62,9 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from lolisr_lib.data import default_root
-    from lolisr_lib.device import resolve_device
     from lolisr_lib.evaluate import evaluate
-    from lolisr_lib.models import load_model
+    from lolisr_lib.model.build import load_model
+    from lolisr_lib.runtime.device import resolve_device
 
     device = resolve_device(args.device)
     exposures = parse_exposures(args.exposures) if args.exposures is not None else None
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     root = args.data if args.data is not None else default_root()
     start = time.perf_counter()
     # Scores are computed in plain float32 (no bf16, no layout change), so tables reproduce exactly; keeping
-    # freed host memory only changes where large tensors are allocated (lolisr_lib/hostmem.py).
+    # freed host memory only changes where large tensors are allocated (lolisr_lib/runtime/hostmem.py).
     with hostmem.freed_memory_kept(device.type == "cpu"):
         result = evaluate(
             model, root, args.split, args.scale, crop=args.crop, y_channel=args.y_channel, exposures=exposures,

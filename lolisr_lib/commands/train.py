@@ -17,8 +17,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from lolisr_lib.device import DEVICE_CHOICES
 from lolisr_lib.errors import ConfigError
+from lolisr_lib.runtime.device import DEVICE_CHOICES
 
 
 def add_arguments(parser) -> None:
@@ -78,7 +78,7 @@ def _stored_config(args):
         raise ConfigError("--preset is required (e.g. --preset tiny-x2) unless --resume continues a run")
     from lolisr_lib.checkpoint import checkpoint_config
     from lolisr_lib.config import Config
-    from lolisr_lib.train.checkpoints import LAST, PREV, open_for_resume
+    from lolisr_lib.train.run_folder import LAST, PREV, open_for_resume
 
     if not any((args.out / name).is_file() for name in (LAST, PREV)):
         # stopped before its first checkpoint: the config it was started with is in config.json

@@ -10,9 +10,9 @@ benchmarks and tests).
 
 from lolisr_lib.data.check import CheckReport, check_dataset
 from lolisr_lib.data.dataset import RellisurDataset
-from lolisr_lib.data.errors import DatasetError
-from lolisr_lib.data.images import read_png
 from lolisr_lib.data.mini import default_root, make_mini_rellisur
+from lolisr_lib.errors import DatasetError
+from lolisr_lib.image.io import read_png
 
 __all__ = [
     "CheckReport",

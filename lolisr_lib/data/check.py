@@ -16,8 +16,6 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from lolisr_lib.data.cache import CACHE_ENV, cache_status, env_cache_dir
-from lolisr_lib.data.errors import DatasetError
-from lolisr_lib.data.images import header_problem, read_png, read_png_header
 from lolisr_lib.data.layout import (
     DUPLICATE_DIR,
     EXPOSURES_PER_SCENE,
@@ -32,6 +30,8 @@ from lolisr_lib.data.layout import (
     scan_split,
     visible_files,
 )
+from lolisr_lib.errors import DatasetError
+from lolisr_lib.image.io import header_problem, read_png, read_png_header
 
 _SHOWN_PROBLEMS = 40  # format() lists at most this many problems (and notes), then a count
 

@@ -29,11 +29,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from lolisr_lib.color import equalize_hist
 from lolisr_lib.data.cache import open_cache
-from lolisr_lib.data.errors import DatasetError
-from lolisr_lib.data.images import read_png
 from lolisr_lib.data.layout import SCALES, SPLITS, Pair, index_split, resolve_root
+from lolisr_lib.errors import DatasetError
+from lolisr_lib.image.color import equalize_hist
+from lolisr_lib.image.io import read_png
 
 
 def _check_exposures(exposures: Sequence[float]) -> set[int]:

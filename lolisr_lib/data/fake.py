@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from lolisr_lib.data.errors import DatasetError
-from lolisr_lib.data.images import write_png
 from lolisr_lib.data.layout import DATASET_DIR, INPUT_DIR, SCALES, SPLITS, TARGET_DIR, lllr_name
+from lolisr_lib.errors import DatasetError
+from lolisr_lib.image.io import write_png
 
 REAL_LR_SIZE = 625  # RELLISUR's inputs are 625 x 625 (docs/data.md, section 1)
 FIRST_ID = 225  # ids from 00225 on use the late exposure window

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from lolisr_lib.data.errors import DatasetError
-from lolisr_lib.data.images import read_png, read_png_header
 from lolisr_lib.data.layout import SPLITS, index_split, resolve_root, visible_files
+from lolisr_lib.errors import DatasetError
+from lolisr_lib.image.io import read_png, read_png_header
 
 REAL_SCENES = {"Train": 722, "Val": 43, "Test": 85}  # scenes per split; each has 5 inputs and 3 targets
 REAL_SIDES = {"LLLR": 625, "X1": 625, "X2": 1250, "X4": 2500}  # image side in pixels (all square)

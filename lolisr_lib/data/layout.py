@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lolisr_lib.data.errors import DatasetError
+from lolisr_lib.errors import DatasetError
 
 DATASET_DIR = "RELLISUR-Dataset"  # the top folder of the RELLISUR zip
 SPLITS = ("Train", "Val", "Test")

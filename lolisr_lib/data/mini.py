@@ -6,7 +6,7 @@ tests run on this stand-in. It has RELLISUR's folders and names (``RELLISUR-Data
 real EV windows ([-2.5 .. -4.5] for most ids <= 00223, [-2.0 .. -4.0] for a few, [-3.0 .. -5.0] for ids >=
 00225), and each photograph's scenes sit in one split only. A scene is a square crop of a photograph resized
 to ``4 * lr_size`` (the x4 target); x2 and x1 are clean area downscales in linear light
-(:func:`~lolisr_lib.degrade.downscale_target`); each input is :func:`~lolisr_lib.degrade.degrade` of the x4
+(:func:`~lolisr_lib.image.degrade.downscale_target`); each input is :func:`~lolisr_lib.image.degrade.degrade` of the x4
 target at scale 4. The photographs are bundled with scikit-image (no pooch download); with ``lr_size`` above
 75 the smallest of them (chelsea, 300 px high) is upsampled, so its targets get soft.
 
@@ -28,10 +28,10 @@ import numpy as np
 import skimage.data
 from PIL import Image
 
-from lolisr_lib.data.errors import DatasetError
-from lolisr_lib.data.images import write_png
 from lolisr_lib.data.layout import DATASET_DIR, DUPLICATE_DIR, INPUT_DIR, SCALES, SPLITS, TARGET_DIR, lllr_name
-from lolisr_lib.degrade import degrade, downscale_target
+from lolisr_lib.errors import DatasetError
+from lolisr_lib.image.degrade import degrade, downscale_target
+from lolisr_lib.image.io import write_png
 
 MARKER = ".complete"  # written last: a folder without it is not a finished build
 MINI_FORMAT = 2  # bump when the content for given arguments changes, so old builds are rebuilt (2: calibrated simulator)
@@ -164,7 +164,7 @@ def _readme(scenes: list[Scene], settings: dict) -> str:
         "Same folders and file names as RELLISUR-Dataset from the RELLISUR download (Aakerberg et al., NeurIPS",
         "2021; Zenodo doi 10.5281/zenodo.5234969), but every scene is a crop of a photograph bundled with",
         "scikit-image (see skimage.data for each photograph's source and licence). NLHR/X4 is the crop, X2 and",
-        "X1 are clean downscales, LLLR/{id}-{m}.png is lolisr_lib.degrade.degrade(X4, 4, ev=-m): the scene at",
+        "X1 are clean downscales, LLLR/{id}-{m}.png is lolisr_lib.image.degrade.degrade(X4, 4, ev=-m): the scene at",
         "-m EV with simulated shot and read noise. Use it for tests and teaching; report results on RELLISUR.",
         "",
         f"settings: {json.dumps(settings)}",

@@ -11,7 +11,7 @@ every item instead, as varied as the photographs installed with scikit-image and
 3. an exposure drawn uniformly from ``ev_range`` (RELLISUR's inputs span -2 to -5 EV);
 4. a camera drawn around the calibrated one (:meth:`DegradeParams.jittered`, degradation augmentation, so
    that the model does not learn one simulated camera and is robust to the real ones);
-5. the simulated capture :func:`~lolisr_lib.degrade.degrade` of the whole scene, its histogram equalisation
+5. the simulated capture :func:`~lolisr_lib.image.degrade.degrade` of the whole scene, its histogram equalisation
    (the encoder's HE view, computed on the whole capture as at inference), and one aligned random crop.
 
 Item ``index`` of epoch ``e`` is a pure function of ``(seed, e, index)``: the batches of a resumed run are
@@ -29,11 +29,11 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from lolisr_lib.color import equalize_hist, linear_to_srgb, quantize_8bit, srgb_to_linear
 from lolisr_lib.data.dataset import _to_tensor
-from lolisr_lib.data.errors import DatasetError
 from lolisr_lib.data.mini import load_photo
-from lolisr_lib.degrade import DegradeParams, degrade
+from lolisr_lib.errors import DatasetError
+from lolisr_lib.image.color import equalize_hist, linear_to_srgb, quantize_8bit, srgb_to_linear
+from lolisr_lib.image.degrade import DegradeParams, degrade
 
 # Photographs used for training: scikit-image's (minus the miniature's Val and Test photographs: chelsea,
 # motorcycle, rocket) and matplotlib's two colour photographs. (region) keeps retina inside its fundus.

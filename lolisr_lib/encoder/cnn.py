@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from lolisr_lib.encoder.fusion import rescale
-from lolisr_lib.encoder.heads import ConditionEncoder, CondHead, CRHead, check_features, level_log2_factors
+from lolisr_lib.encoder.heads import CondHead, ConditionEncoder, CRHead, check_features, level_log2_factors
 
 
 class ResidualBlock(nn.Module):

@@ -16,8 +16,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from lolisr_lib.color import cr_map, equalize_hist, noise_map
 from lolisr_lib.errors import ConfigError, UserError
+from lolisr_lib.image.color import cr_map, equalize_hist, noise_map
 
 LOG_FLOOR = 1e-3  # lq is clamped to this before the log: log(0) is -inf and black pixels are common
 

@@ -22,8 +22,8 @@ from lolisr_lib.encoder.blocks import TransformerBlock
 from lolisr_lib.encoder.fusion import CrossScaleFusion, downsample, rescale
 from lolisr_lib.encoder.heads import (
     LEVELS,
-    ConditionEncoder,
     CondHead,
+    ConditionEncoder,
     CRHead,
     check_features,
     level_log2_factors,

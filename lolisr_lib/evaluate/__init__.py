@@ -1,7 +1,7 @@
 """Score a model or a baseline on a RELLISUR split under a named protocol (design notes, docs/data.md).
 
 Default: **protocol A** on the full images, i.e. 8-bit RGB PSNR and colour SSIM exactly as scikit-image
-computes them (:mod:`lolisr_lib.metrics`), no border crop, no brightness rescaling (LLFlow rescales outputs to
+computes them (:mod:`lolisr_lib.evaluate.metrics`), no border crop, no brightness rescaling (LLFlow rescales outputs to
 the ground-truth mean before scoring, which hides brightness errors; we never do). Switches: ``crop=624``
 centre-crops the LR input to 624 x 624 and the target to ``scale * 624`` before enhancing (the unofficial
 ``Test_crop`` of LoLiSRFlow's lab, whose crop positions are unpublished, hence "centre"); ``y_channel=True``
@@ -30,11 +30,11 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from lolisr_lib.baselines import make_baseline
-from lolisr_lib.device import resolve_device
 from lolisr_lib.errors import UserError
 from lolisr_lib.evaluate.lpips import load_lpips, lpips_distance
-from lolisr_lib.metrics import psnr, ssim
-from lolisr_lib.published import ResultRow
+from lolisr_lib.evaluate.metrics import psnr, ssim
+from lolisr_lib.evaluate.published import ResultRow
+from lolisr_lib.runtime.device import resolve_device
 
 CSV_COLUMNS = ("scene", "ev", "psnr", "ssim", "lpips", "seconds")
 NA = "n/a"  # LPIPS when no weights were given
@@ -64,7 +64,7 @@ class EvalResult:
     summary: dict
 
     def to_result_row(self, method: str, type: str = "") -> ResultRow:
-        """This result as a measured :class:`~lolisr_lib.published.ResultRow`, labelled with its protocol."""
+        """This result as a measured :class:`~lolisr_lib.evaluate.published.ResultRow`, labelled with its protocol."""
         s = self.summary
         return ResultRow(
             method=method, scale=s["scale"], psnr=s["psnr"], ssim=s["ssim"],

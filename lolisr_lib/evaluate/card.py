@@ -19,9 +19,9 @@ import torch
 from torch import nn
 
 from lolisr_lib.baselines import make_baseline
-from lolisr_lib.calibration import REAL_ROOT
 from lolisr_lib.data.cache.manifest import atomic_write
 from lolisr_lib.evaluate import evaluate
+from lolisr_lib.image.calibration import REAL_ROOT
 
 METHODS = ("he-bicubic", "oracle-gain")  # the rows a model card compares with
 
@@ -92,7 +92,7 @@ def card_tables(card: dict) -> str:
 def compare_methods(model: nn.Module, lq: torch.Tensor, gt: torch.Tensor, *, label: str = "LoLiSRFlow") -> tuple:
     """One image pair through HE + bicubic, the oracle gain and ``model.enhance``: ``(outputs, scores)``, dicts
     keyed by method name, outputs ``(3, H, W)`` in [0, 1], scores ``(PSNR, SSIM)`` under protocol A."""
-    from lolisr_lib.metrics import psnr, ssim
+    from lolisr_lib.evaluate.metrics import psnr, ssim
 
     scale = model.scale
     device = next(model.parameters()).device

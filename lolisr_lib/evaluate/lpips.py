@@ -28,8 +28,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from lolisr_lib.color import quantize_8bit
 from lolisr_lib.errors import UserError
+from lolisr_lib.image.color import quantize_8bit
 
 # LPIPS v0.1 input scaling (the ImageNet statistics of [-1, 1] images used by the original code)
 SHIFT = (-0.030, -0.088, -0.188)

@@ -34,17 +34,22 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from lolisr_lib import fastpath
 from lolisr_lib.checkpoint import checkpoint_config
 from lolisr_lib.config import Config
-from lolisr_lib.device import resolve_device
 from lolisr_lib.errors import CheckpointError, ConfigError, UserError
-from lolisr_lib.models import build_model
-from lolisr_lib.train import checkpoints
+from lolisr_lib.model.build import build_model
+from lolisr_lib.runtime import fastpath
+from lolisr_lib.runtime.device import resolve_device
+from lolisr_lib.train import run_folder
 from lolisr_lib.train.average import WeightAverage
 from lolisr_lib.train.batches import batches_per_epoch, rellisur_train_set, training_loader
 from lolisr_lib.train.distributed import (
-    any_rank, barrier, broadcast_state, gather_objects, setup_distributed, teardown_distributed,
+    any_rank,
+    barrier,
+    broadcast_state,
+    gather_objects,
+    setup_distributed,
+    teardown_distributed,
 )
 from lolisr_lib.train.log import StepLog
 from lolisr_lib.train.schedule import make_optimizer, make_scheduler
@@ -108,7 +113,7 @@ class Trainer:
     def _setup(self, config: Config | None, data_root, resume: bool | str, model: nn.Module | None) -> None:
         payload = self._open(resume)
         if payload is not None:
-            config = checkpoints.resume_config(config, checkpoint_config(payload, self.resumed_from),
+            config = run_folder.resume_config(config, checkpoint_config(payload, self.resumed_from),
                                                self.resumed_from)
         if config is None:
             raise ConfigError("train needs a config (e.g. lolisr_lib.config.preset('tiny-x2')) unless resuming")
@@ -142,12 +147,12 @@ class Trainer:
     def _open(self, resume: bool | str) -> dict | None:
         """The checkpoint payload to continue (or None), refusing to overwrite a run by accident."""
         self.resumed_from = None
-        last = self.out_dir / checkpoints.LAST
-        has_run = last.is_file() or (self.out_dir / checkpoints.PREV).is_file()
+        last = self.out_dir / run_folder.LAST
+        has_run = last.is_file() or (self.out_dir / run_folder.PREV).is_file()
         if resume not in (True, False, "auto"):
             raise ConfigError(f"resume={resume!r}: use True, False or 'auto'")
         if resume is True and not has_run:  # killed before its first checkpoint: nothing to lose, start over
-            warnings.warn(f"{self.out_dir} holds no checkpoint ({checkpoints.LAST} or {checkpoints.PREV}): the run "
+            warnings.warn(f"{self.out_dir} holds no checkpoint ({run_folder.LAST} or {run_folder.PREV}): the run "
                           "stopped before its first one, so it starts over from step 0 (its old logs are "
                           "truncated)", stacklevel=4)
             return None
@@ -155,7 +160,7 @@ class Trainer:
             if last.is_file():
                 raise UserError(f"{last} already exists; resume that run (--resume) or choose another out_dir")
             return None
-        self.resumed_from, payload, note = checkpoints.open_for_resume(self.out_dir, map_location="cpu")
+        self.resumed_from, payload, note = run_folder.open_for_resume(self.out_dir, map_location="cpu")
         self._say(note or f"resuming {self.resumed_from} at step {payload['step']}")
         return payload
 
@@ -263,7 +268,7 @@ class Trainer:
     def _save(self) -> None:
         state = self._state()
         if self.dist.is_main:
-            checkpoints.save_last(self.out_dir, self.config, self.model.state_dict(), **state)
+            run_folder.save_last(self.out_dir, self.config, self.model.state_dict(), **state)
         self._marks["save"] = self.step
         barrier(self.dist)
 
@@ -369,7 +374,7 @@ class Trainer:
             raise TrainingDiverged(
                 f"{self._skipped_in_row} consecutive steps up to step {self.step} had a NaN/Inf loss or gradient: "
                 f"the run diverged. Lower train.lr or keep train.grad_clip on, then resume from "
-                f"{self.out_dir / checkpoints.LAST} or start again"
+                f"{self.out_dir / run_folder.LAST} or start again"
             )
 
     def _log(self, terms: dict, lr: float) -> None:
@@ -398,7 +403,7 @@ class Trainer:
         if any_rank(improved, self.dist, self.device):
             state = self._state()
             if self.dist.is_main:
-                checkpoints.save_best(self.out_dir, self.config, self.model.state_dict(), **state)
+                run_folder.save_best(self.out_dir, self.config, self.model.state_dict(), **state)
         barrier(self.dist)
         self._interval_t0 = time.perf_counter()  # keep validation time out of the throughput
 
@@ -424,9 +429,9 @@ class Trainer:
             tqdm.write(message, file=sys.stderr)
 
     def _result(self) -> TrainResult:
-        best = self.out_dir / checkpoints.BEST
+        best = self.out_dir / run_folder.BEST
         return TrainResult(
-            step=self.step, out_dir=self.out_dir, last_checkpoint=self.out_dir / checkpoints.LAST,
+            step=self.step, out_dir=self.out_dir, last_checkpoint=self.out_dir / run_folder.LAST,
             best_checkpoint=best if self.best_step is not None else None, best_psnr=self.best_psnr,
             skipped_steps=self.skipped_steps, seconds=self.seconds_before, resumed_from=self.resumed_from,
         )

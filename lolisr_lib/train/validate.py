@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from lolisr_lib.errors import ConfigError
-from lolisr_lib.metrics import psnr_batch, ssim_batch
+from lolisr_lib.evaluate.metrics import psnr_batch, ssim_batch
 
 
 def val_indices(n: int, count: int) -> list[int]:

@@ -1,7 +1,7 @@
 """An architecture diagram of LoLiSRFlow drawn from a real forward pass (notebook 07).
 
-The boxes and their shapes come from :func:`lolisr_lib.encoder_probe.trace_shapes` (the encoder) and
-:func:`lolisr_lib.encoder_probe.trace_flow_levels` (the flow), recorded with hooks on a real input, so the
+The boxes and their shapes come from :func:`lolisr_lib.lessons.encoder_probe.trace_shapes` (the encoder) and
+:func:`lolisr_lib.lessons.encoder_probe.trace_flow_levels` (the flow), recorded with hooks on a real input, so the
 diagram cannot disagree with the code: change the config and the diagram changes with it.
 """
 

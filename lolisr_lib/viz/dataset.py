@@ -184,8 +184,8 @@ def render_registration(pair, registration, crops: dict, errors: dict):
     (true, nominal, estimated) and the inlier matches. One column per crop of the view to the target: the crop
     (below) and its absolute difference to the target (above), titled with its corner error and PSNR.
 
-    ``pair``: a :class:`lolisr_lib.registration.ViewPair`; ``registration``: a
-    :class:`lolisr_lib.registration.Registration`; ``crops``: name -> the view resampled into the target's grid;
+    ``pair``: a :class:`lolisr_lib.lessons.registration.ViewPair`; ``registration``: a
+    :class:`lolisr_lib.lessons.registration.Registration`; ``crops``: name -> the view resampled into the target's grid;
     ``errors``: the same names -> ``(corner error in px, PSNR in dB)``.
     """
     side = pair.target.shape[0]

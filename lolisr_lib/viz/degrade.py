@@ -3,8 +3,8 @@ against exposure, the capture explorer, noise amplification, noise blobs after u
 sequential pipeline, and the problem in one picture.
 
 Pure render functions: data in, a matplotlib figure out (``render_capture`` runs the fast simulator itself so
-that it can sit behind sliders). The physics is in :mod:`lolisr_lib.degrade` and the measurements in
-:mod:`lolisr_lib.noise_analysis`; RELLISUR (Aakerberg et al., NeurIPS 2021) is the capture imitated.
+that it can sit behind sliders). The physics is in :mod:`lolisr_lib.image.degrade` and the measurements in
+:mod:`lolisr_lib.lessons.noise_analysis`; RELLISUR (Aakerberg et al., NeurIPS 2021) is the capture imitated.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from dataclasses import replace
 import matplotlib.pyplot as plt
 import numpy as np
 
-from lolisr_lib.degrade import DegradeParams, degrade, downscale_target
-from lolisr_lib.noise_analysis import SequentialErrors, SnrCurve, ideal_brighten, noise_std, simulate_noise_free
+from lolisr_lib.image.degrade import DegradeParams, degrade, downscale_target
+from lolisr_lib.lessons.noise_analysis import SequentialErrors, SnrCurve, ideal_brighten, noise_std, simulate_noise_free
 from lolisr_lib.viz import to_image
 
 DISPLAY_MEAN = 0.35  # a dark image is shown multiplied so that its mean reaches this (the title says by how much)
@@ -39,7 +39,7 @@ def _gain_note(gain: float) -> str:
 
 
 def render_steps(steps, cols: int = 5, size: float = 2.4):
-    """Each :class:`~lolisr_lib.degrade_steps.Step` as an image, numbered, with its value range, and one more
+    """Each :class:`~lolisr_lib.lessons.degrade_steps.Step` as an image, numbered, with its value range, and one more
     panel: the stored file as it looks.
 
     Values are divided by the step's white; dark steps (mean below ``DARK_MEAN``, after the exposure) are

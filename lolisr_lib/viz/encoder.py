@@ -2,7 +2,7 @@
 receptive fields and the colour-ratio head.
 
 Pure render functions: data in, a matplotlib figure out. The measurements come from
-:mod:`lolisr_lib.attention_cost` and :mod:`lolisr_lib.encoder_probe`; the encoder is LoLiSRFlow's
+:mod:`lolisr_lib.lessons.attention_cost` and :mod:`lolisr_lib.lessons.encoder_probe`; the encoder is LoLiSRFlow's
 (arXiv 2402.18871) multi-resolution parallel transformer, ``lolisr_lib.encoder``.
 """
 
@@ -62,13 +62,13 @@ def render_input_features(lq, features, size: float = 2.4):
 def render_attention_cost(costs, marks: dict | None = None, fit_from: dict | None = None):
     """Log-log plots of measured time (left) and counted FLOPs and map memory (right) against pixels.
 
-    ``costs``: :class:`~lolisr_lib.attention_cost.AttentionCost` per kind; ``marks``: optional
+    ``costs``: :class:`~lolisr_lib.lessons.attention_cost.AttentionCost` per kind; ``marks``: optional
     ``{label: pixels}`` drawn as vertical lines (e.g. the miniature's LR image, the paper's patch);
     ``fit_from``: ``{kind: pixels}``, the smallest size of each kind's slope fit (default: all sizes), where a
     grey line of slope 1 (channel) or 2 (spatial) is anchored for comparison. The counted curves run to the
     largest mark with their exact formulas.
     """
-    from lolisr_lib.attention_cost import attention_flops, attention_map_bytes
+    from lolisr_lib.lessons.attention_cost import attention_flops, attention_map_bytes
 
     marks, fit_from = marks or {}, fit_from or {}
     fig, (ax_t, ax_c) = plt.subplots(1, 2, figsize=(11, 4.4))

@@ -3,7 +3,7 @@ the two affine scale functions, their worst-case inverse growth, and the measure
 
 Pure render functions: data in, a matplotlib figure out. The layers are in :mod:`lolisr_lib.flow` (Glow,
 arXiv 1807.03039; SRFlow, arXiv 2006.14200); the measurements in :mod:`lolisr_lib.flow.stability` and
-:mod:`lolisr_lib.scale_comparison`.
+:mod:`lolisr_lib.lessons.scale_comparison`.
 """
 
 from __future__ import annotations
@@ -192,7 +192,7 @@ def render_blowup_sweep(trials: Sequence, *, threshold: float = 10.0, matched: S
     """Largest ``|y|`` (the generated image's values) of inverted random latents against the log-scale spread,
     one curve per scale function.
 
-    ``trials`` are :class:`~lolisr_lib.scale_comparison.ScaleTrial` results measured at ``temperature``. A
+    ``trials`` are :class:`~lolisr_lib.lessons.scale_comparison.ScaleTrial` results measured at ``temperature``. A
     trial with non-finite samples is drawn at float32's limit with a cross and its non-finite fraction;
     ``matched`` trials are circled.
     """

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from lolisr_lib.toy2d import sample_toy_flow
+from lolisr_lib.lessons.toy2d import sample_toy_flow
 
 DEFAULT_EXTENT = (-4.0, 4.0, -3.0, 3.0)  # (x0, x1, y0, y1) of the 2-D toy plots
 
@@ -112,7 +112,7 @@ def _show_density(ax, xs, ys, density, title: str) -> None:
 def plot_flow_fit(data, densities: dict, samples, *, extent=DEFAULT_EXTENT):
     """The fit at a glance: a seaborn KDE of the data, each density on a grid, and samples from the flow.
 
-    ``densities`` maps a title to ``(xs, ys, density)`` as :func:`lolisr_lib.toy2d.density_grid` returns.
+    ``densities`` maps a title to ``(xs, ys, density)`` as :func:`lolisr_lib.lessons.toy2d.density_grid` returns.
     """
     import seaborn as sns
 
@@ -211,7 +211,7 @@ _PREDICTION_MARKERS = ("X", "P", "D", "s")
 
 def conditional_window(x: float, half_width: float = 1.4, half_height: float = 2.0) -> tuple[float, ...]:
     """The ``(y1 from, to, y2 from, to)`` window of a ``p(y | x)`` panel: centred on ``y1 = 2x``, where the toy's
-    branches sit (:mod:`lolisr_lib.conditional_toy`)."""
+    branches sit (:mod:`lolisr_lib.lessons.conditional_toy`)."""
     return (2 * x - half_width, 2 * x + half_width, -half_height, half_height)
 
 
@@ -221,7 +221,7 @@ def plot_conditional_toy(x, y, curves: dict, slices: list, *, extent=CONDITIONAL
 
     ``x`` ``(N, 1)`` and ``y`` ``(N, 2)``: the pairs, coloured by ``x``. ``curves``: a name -> ``(x_grid (M,),
     y_hat (M, 2))``, a regression's prediction along the inputs. ``slices``: dicts with ``x`` (the input),
-    ``density`` (``(ys1, ys2, density)`` as :func:`lolisr_lib.toy2d.density_grid` returns; drawn as contours at
+    ``density`` (``(ys1, ys2, density)`` as :func:`lolisr_lib.lessons.toy2d.density_grid` returns; drawn as contours at
     1, 2 and 3 noise stds from a branch, and its grid sets the panel's window), ``samples`` ``(S, 2)`` and
     ``predictions`` (the same names as ``curves`` -> a point ``(2,)``).
     """

@@ -2,7 +2,7 @@
 the enhanced image, samples with their per-pixel spread, and the effect of the sampling temperature.
 
 Pure render functions: data in, a matplotlib figure out. The model is :class:`lolisr_lib.model.LoLiSRFlow`
-(arXiv 2402.18871); the sampling measurements come from :mod:`lolisr_lib.uncertainty`.
+(arXiv 2402.18871); the sampling measurements come from :mod:`lolisr_lib.lessons.uncertainty`.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Figures of notebook 09 (reproducing the tables): measured vs reported PSNR, PSNR per exposure, the
 GT-mean cheat, and a grid of inputs, outputs and targets.
 
-Pure render functions: data in (the outputs of :mod:`lolisr_lib.reproduce` and
-:func:`lolisr_lib.published.comparison_rows`), a matplotlib figure out. Tables follow RELLISUR (Aakerberg et
+Pure render functions: data in (the outputs of :mod:`lolisr_lib.lessons.reproduce` and
+:func:`lolisr_lib.evaluate.published.comparison_rows`), a matplotlib figure out. Tables follow RELLISUR (Aakerberg et
 al., NeurIPS 2021 Datasets and Benchmarks, Table 7) and LoLiSRFlow (arXiv 2402.18871).
 """
 
@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Patch
 
-from lolisr_lib.metrics import psnr
+from lolisr_lib.evaluate.metrics import psnr
 from lolisr_lib.viz import show_panels, to_image
 
 DISPLAY_MEAN = 0.35  # a dark input is shown multiplied so that its mean reaches this (its title says by how much)
@@ -24,7 +24,7 @@ def _short_source(row: dict) -> str:
 
 
 def render_comparison(rows: list[dict], metric: str = "psnr"):
-    """Horizontal bars of ``metric`` for :func:`~lolisr_lib.published.comparison_rows` output, measured rows
+    """Horizontal bars of ``metric`` for :func:`~lolisr_lib.evaluate.published.comparison_rows` output, measured rows
     in one colour, reported rows in another, each labelled with its source."""
     if not rows:
         raise ValueError("no rows to draw")
@@ -94,7 +94,7 @@ def _shown_input(lq) -> tuple[np.ndarray, float]:
 
 def render_method_grid(examples, names=None, rows=None, size: float = 1.6):
     """Rows: examples; columns: the dark input (brightened for display), each method's output with its PSNR,
-    the target. ``examples``: a :class:`~lolisr_lib.reproduce.Examples`; ``names``: methods to show (all);
+    the target. ``examples``: a :class:`~lolisr_lib.lessons.reproduce.Examples`; ``names``: methods to show (all);
     ``rows``: indices of the examples to show (all)."""
     names = list(examples.outputs) if names is None else list(names)
     rows = list(range(len(examples.lq))) if rows is None else list(rows)

@@ -6,9 +6,9 @@ import math
 import pytest
 import torch
 
-from lolisr_lib.color import cr_map, equalize_hist, noise_map
 from lolisr_lib.encoder import EncoderFeatures, encoder_features, feature_channels
 from lolisr_lib.errors import ConfigError, UserError
+from lolisr_lib.image.color import cr_map, equalize_hist, noise_map
 
 NAMES = ("use_log", "use_he", "use_cr", "use_noise")
 SWITCHES = [dict(zip(NAMES, combo)) for combo in itertools.product((True, False), repeat=4)]

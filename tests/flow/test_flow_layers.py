@@ -8,7 +8,6 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lolisr_lib.checks import autograd_logdet, check_invertible, perturb_parameters
 from lolisr_lib.errors import ConfigError, UserError
 from lolisr_lib.flow import (
     ActNorm,
@@ -22,6 +21,7 @@ from lolisr_lib.flow import (
     squeeze,
     unsqueeze,
 )
+from lolisr_lib.flow.checks import autograd_logdet, check_invertible, perturb_parameters
 
 B, H, W = 2, 4, 4  # tiny: D = C * 16 values per sample, so the autograd Jacobian is at most 80 x 80
 COND, HIDDEN = 3, 6

@@ -8,7 +8,6 @@ import pytest
 import torch
 from scipy.stats import norm
 
-from lolisr_lib.checks import autograd_logdet, check_invertible, perturb_parameters
 from lolisr_lib.errors import ConfigError, UserError
 from lolisr_lib.flow import (
     ConditionalFlow,
@@ -18,6 +17,7 @@ from lolisr_lib.flow import (
     nll_bits_per_pixel,
     squeeze,
 )
+from lolisr_lib.flow.checks import autograd_logdet, check_invertible, perturb_parameters
 
 CONFIGS = [(split, sf) for split in (False, True) for sf in ("softclamp", "sigmoid")]
 CONFIG_IDS = [f"{'split' if split else 'nosplit'}-{sf}" for split, sf in CONFIGS]

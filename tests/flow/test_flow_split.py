@@ -5,9 +5,9 @@ import pytest
 import torch
 from scipy.stats import norm
 
-from lolisr_lib.checks import perturb_parameters
 from lolisr_lib.errors import UserError
 from lolisr_lib.flow import Split
+from lolisr_lib.flow.checks import perturb_parameters
 
 COND, HIDDEN = 3, 6
 

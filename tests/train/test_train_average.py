@@ -8,7 +8,7 @@ from torch import nn
 from train_helpers import assert_same_state, make_standin, small_config
 
 from lolisr_lib.checkpoint import inference_weights
-from lolisr_lib.models import load_model
+from lolisr_lib.model.build import load_model
 from lolisr_lib.train import train
 from lolisr_lib.train.average import WeightAverage
 

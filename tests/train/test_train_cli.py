@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 
 import numpy as np
-
 import pytest
 from train_helpers import small_overrides
 
 from lolisr_lib.checkpoint import checkpoint_config, read_checkpoint
-from lolisr_lib.cli import main
+from lolisr_lib.commands.cli import main
 from lolisr_lib.train import read_log
 
 

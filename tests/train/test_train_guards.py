@@ -8,9 +8,9 @@ import pytest
 import torch
 from train_helpers import assert_same_state, assert_same_weights, make_standin, small_config
 
-from lolisr_lib import fastpath
 from lolisr_lib.checkpoint import read_checkpoint
 from lolisr_lib.errors import CheckpointError, ConfigError, UserError
+from lolisr_lib.runtime import fastpath
 from lolisr_lib.train import Trainer, TrainingDiverged, lr_factor, make_optimizer, make_scheduler, read_log, train
 from lolisr_lib.train.validate import center_crop_pair, val_indices, validate
 

@@ -7,7 +7,12 @@ import sys
 import pytest
 import torch
 from train_helpers import (
-    HERE, assert_same_state, kill_after_checkpoint, make_standin, small_config, small_overrides,
+    HERE,
+    assert_same_state,
+    kill_after_checkpoint,
+    make_standin,
+    small_config,
+    small_overrides,
 )
 
 from lolisr_lib.train import read_log, train
@@ -95,7 +100,7 @@ def test_batch_order_is_a_function_of_seed_and_epoch_shared_by_ranks():
 
 def test_resume_before_the_first_checkpoint_starts_over_and_truncates_stale_logs(mini_root, tmp_path):
     """A run killed before its first checkpoint left config.json and a few log rows, but no last.pt."""
-    from lolisr_lib.cli import main
+    from lolisr_lib.commands.cli import main
 
     config = small_config(4, "train.checkpoint_every=100", "train.val_every=0")
     out = tmp_path / "run"
@@ -116,7 +121,7 @@ def test_resume_before_the_first_checkpoint_starts_over_and_truncates_stale_logs
 
 
 def test_resume_without_checkpoint_or_config_names_the_folder(tmp_path, capsys):
-    from lolisr_lib.cli import main
+    from lolisr_lib.commands.cli import main
 
     assert main(["train", "--out", str(tmp_path), "--resume", "--device", "cpu"]) == 2
     assert f"cannot resume {tmp_path}" in capsys.readouterr().err

@@ -10,10 +10,10 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from lolisr_lib import cr_analysis  # noqa: E402
-from lolisr_lib.color import equalize_hist  # noqa: E402
+from lolisr_lib.lessons import cr_analysis  # noqa: E402
 from lolisr_lib.encoder.features import encoder_features  # noqa: E402
-from lolisr_lib.viz import colour as viz_colour  # noqa: E402
+from lolisr_lib.image.color import equalize_hist  # noqa: E402
+from lolisr_lib.viz import colour_ratio as viz_colour  # noqa: E402
 
 RNG = np.random.default_rng(0)
 GT = (RNG.uniform(0.1, 0.9, size=(12, 12, 3)) * 255).astype(np.uint8)

@@ -59,7 +59,7 @@ def test_render_real_pairs_one_row_each():
 def test_render_registration_draws_three_footprints():
     from skimage.data import astronaut
 
-    from lolisr_lib import registration as rg
+    from lolisr_lib.lessons import registration as rg
 
     pair = rg.wide_view(astronaut(), 160, field=1.4)
     reg = rg.estimate_homography(pair.target, pair.view, keypoints=400)

@@ -10,9 +10,9 @@ import pytest  # noqa: E402
 import skimage.data  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from lolisr_lib import noise_analysis as na  # noqa: E402
-from lolisr_lib.degrade import DegradeParams, downscale_target  # noqa: E402
-from lolisr_lib.degrade_steps import degrade_steps  # noqa: E402
+from lolisr_lib.lessons import noise_analysis as na  # noqa: E402
+from lolisr_lib.image.degrade import DegradeParams, downscale_target  # noqa: E402
+from lolisr_lib.lessons.degrade_steps import degrade_steps  # noqa: E402
 from lolisr_lib.viz import degrade as vd  # noqa: E402
 
 PHOTO = skimage.data.astronaut()[:64, :64]

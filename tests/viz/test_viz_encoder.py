@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from lolisr_lib.attention_cost import measure_attention_cost
 from lolisr_lib.encoder import MPCTEncoder, encoder_features
-from lolisr_lib.encoder_probe import fusion_traffic
+from lolisr_lib.lessons.attention_cost import measure_attention_cost
+from lolisr_lib.lessons.encoder_probe import fusion_traffic
 from lolisr_lib.viz.encoder import (
     render_attention_cost,
     render_cr_maps,

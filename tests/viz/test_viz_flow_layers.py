@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lolisr_lib.flow import sigmoid_log_scale, softclamp_log_scale, squeeze
-from lolisr_lib.scale_comparison import ScaleTrial
+from lolisr_lib.lessons.scale_comparison import ScaleTrial
 from lolisr_lib.viz.flow_layers import (
     FLOAT32_MAX,
     render_blowup_sweep,

@@ -10,7 +10,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from lolisr_lib import toy2d  # noqa: E402
+from lolisr_lib.lessons import toy2d  # noqa: E402
 from lolisr_lib.viz import flows as viz_flows  # noqa: E402
 
 
@@ -67,7 +67,7 @@ def test_plot_dequantisation():
 
 
 def test_plot_conditional_toy_draws_each_slice():
-    from lolisr_lib import conditional_toy as ct
+    from lolisr_lib.lessons import conditional_toy as ct
 
     x, y = ct.sample_conditional_toy(200, torch.Generator().manual_seed(0))
     grid = torch.linspace(-1, 1, 11)[:, None]

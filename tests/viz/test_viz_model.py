@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from lolisr_lib.uncertainty import TemperatureSweep
+from lolisr_lib.lessons.uncertainty import TemperatureSweep
 from lolisr_lib.viz.model import (
     loss_waterfall,
     render_enhancement,
@@ -87,7 +87,7 @@ def test_temperature_samples_one_panel_per_sample(index):
 
 def test_render_architecture_and_method_rows_and_val_curves():
     from lolisr_lib.config import preset
-    from lolisr_lib.encoder_probe import trace_flow_levels, trace_shapes
+    from lolisr_lib.lessons.encoder_probe import trace_flow_levels, trace_shapes
     from lolisr_lib.model import LoLiSRFlow
     from lolisr_lib.viz.architecture import render_architecture
     from lolisr_lib.viz.model import render_method_row, render_val_curves

@@ -9,8 +9,8 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from lolisr_lib.published import ResultRow, comparison_rows  # noqa: E402
-from lolisr_lib.reproduce import Examples  # noqa: E402
+from lolisr_lib.evaluate.published import ResultRow, comparison_rows  # noqa: E402
+from lolisr_lib.lessons.reproduce import Examples  # noqa: E402
 from lolisr_lib.viz import tables as vt  # noqa: E402
 
 

@@ -4,7 +4,7 @@ Why: an item of RELLISUR at x4 decodes a 2500 x 2500 target PNG (over 100 ms) to
 five inputs share each target, so a loader reading PNGs manages a few crops per second per process while a GPU
 wants hundreds. As BasicSR prepares LMDB files or sub-images for DIV2K, but simpler: one ``.npy`` file per PNG,
 opened as a read-only memory map, so that a crop reads only the rows it covers and nothing is decoded. The
-inputs' per-channel histogram equalisation (:func:`lolisr_lib.color.equalize_hist` of the whole input, the
+inputs' per-channel histogram equalisation (:func:`lolisr_lib.image.color.equalize_hist` of the whole input, the
 encoder's HE view) is computed once and stored beside them.
 
 Build: ``python -m lolisr_lib data cache ROOT [--out DIR] [--scales 4]`` (:func:`build_cache`); a progress bar,

@@ -17,14 +17,24 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from lolisr_lib.color import equalize_hist
 from lolisr_lib.data.cache.manifest import (
-    CACHE_ENV, array_path, array_paths, atomic_write, default_cache_dir, env_cache_dir, fingerprint, is_input,
-    load_manifest, new_manifest, remove_orphans, save_manifest,
+    CACHE_ENV,
+    array_path,
+    array_paths,
+    atomic_write,
+    default_cache_dir,
+    env_cache_dir,
+    fingerprint,
+    is_input,
+    load_manifest,
+    new_manifest,
+    remove_orphans,
+    save_manifest,
 )
-from lolisr_lib.data.errors import DatasetError
-from lolisr_lib.data.images import read_png, read_png_header
 from lolisr_lib.data.layout import EXPOSURES_PER_SCENE, FULL_LLLR_COUNTS, SCALES, SPLITS, resolve_root, scan_split
+from lolisr_lib.errors import DatasetError
+from lolisr_lib.image.color import equalize_hist
+from lolisr_lib.image.io import read_png, read_png_header
 
 REAL_LR_SIZE = 625  # RELLISUR's inputs (docs/data.md, section 1); targets are 1, 2, 4 times that
 SAVE_EVERY_S = 10.0  # seconds between manifest saves during a build: what a kill -9 can cost

@@ -20,8 +20,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from lolisr_lib.data.errors import DatasetError
 from lolisr_lib.data.layout import INPUT_DIR
+from lolisr_lib.errors import DatasetError
 
 FORMAT = "lolisr-data-cache-v1"  # bump when the meaning of a file changes, so old caches are rebuilt
 MANIFEST = "manifest.json"

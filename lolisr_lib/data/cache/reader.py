@@ -13,9 +13,15 @@ from pathlib import Path
 import numpy as np
 
 from lolisr_lib.data.cache.manifest import (
-    CACHE_ENV, array_path, default_cache_dir, env_cache_dir, fingerprint, is_input, load_manifest,
+    CACHE_ENV,
+    array_path,
+    default_cache_dir,
+    env_cache_dir,
+    fingerprint,
+    is_input,
+    load_manifest,
 )
-from lolisr_lib.data.errors import DatasetError
+from lolisr_lib.errors import DatasetError
 
 
 class ImageCache:

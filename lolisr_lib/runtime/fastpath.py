@@ -14,7 +14,7 @@ is executed, never what it computes (``benchmarks/README.md`` has the measured e
   CPUs with AVX-512 BF16 or AMX): convolutions and matrix products in bf16, while the flow's data path, its
   log-scales and log-dets, the LayerNorms and the attention core stay in float32. Elsewhere bf16 would only be
   emulated (converted to float32 and back around each op), so fast mode stays float32 there;
-- **freed host memory kept for reuse** on CPU (:mod:`lolisr_lib.hostmem`, a process-wide setting), so large
+- **freed host memory kept for reuse** on CPU (:mod:`lolisr_lib.runtime.hostmem`, a process-wide setting), so large
   activations do not start from fresh, unmapped pages every time.
 
 ``prepare_for_inference`` and ``prepare_for_training`` modify the model in place (and return it, or its compiled

@@ -1,9 +1,9 @@
 """The low-light, low-resolution simulator one step at a time, keeping every intermediate image.
 
-:func:`lolisr_lib.degrade.degrade` composes eleven pure steps (sRGB to linear, lens blur, area sampling, exposure
+:func:`lolisr_lib.image.degrade.degrade` composes eleven pure steps (sRGB to linear, lens blur, area sampling, exposure
 with the channel gains, shot noise, read noise, ISO gain, clipping, tone curve, camera response with its
 pedestal, 8 bits) and returns only the result; the per-EV fields of the camera are resolved once at the input's
-EV (:meth:`~lolisr_lib.degrade.DegradeParams.at`), and the step titles show the values used. Notebook 01
+EV (:meth:`~lolisr_lib.image.degrade.DegradeParams.at`), and the step titles show the values used. Notebook 01
 shows each step's image, so :func:`degrade_steps` runs the same steps with the same random draws and keeps
 them all; its last image is bit-identical to ``degrade`` (the notebook's check cell asserts it). RELLISUR
 (Aakerberg et al., NeurIPS 2021 Datasets and Benchmarks) is the capture this imitates.
@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lolisr_lib.degrade import (
+from lolisr_lib.errors import UserError
+from lolisr_lib.image.degrade import (
     DegradeParams,
     area_downsample,
     camera_response,
@@ -29,7 +30,6 @@ from lolisr_lib.degrade import (
     to_linear,
     tone_curve,
 )
-from lolisr_lib.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def degrade_steps(
 ) -> list[Step]:
     """Every intermediate image of ``degrade(hr, scale, ev, params, seed)``, the input first, the result last.
 
-    Same arguments and the same random draws as :func:`~lolisr_lib.degrade.degrade`, so ``steps[-1].image``
+    Same arguments and the same random draws as :func:`~lolisr_lib.image.degrade.degrade`, so ``steps[-1].image``
     equals its output exactly. ``hr``: uint8 (or float in [0, 1]) ``(H, W, 3)``, ``scale`` divides H and W.
     """
     if not isinstance(hr, np.ndarray) or hr.ndim != 3 or hr.shape[2] != 3:

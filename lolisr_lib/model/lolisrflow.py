@@ -20,15 +20,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lolisr_lib.color import cr_map
-from lolisr_lib.checkpoint import write_checkpoint
+from lolisr_lib.checkpoint import checkpoint_config, expect_scale, read_checkpoint, restore, write_checkpoint
 from lolisr_lib.config import Config, ModelConfig
 from lolisr_lib.encoder import build_encoder, encoder_features
 from lolisr_lib.errors import CheckpointError, UserError
 from lolisr_lib.flow import ConditionalFlow, Squeeze
 from lolisr_lib.flow.likelihood import bits_per_dim, dequantize, gaussian_log_prob, nll_bits_per_pixel
-from lolisr_lib.models import load_model
-from lolisr_lib.tiling import tiled_apply
+from lolisr_lib.image.color import cr_map
+from lolisr_lib.runtime.tiling import tiled_apply
+
 
 class LoLiSRFlow(nn.Module):
     """Conditional encoder + multi-level conditional flow + colour-ratio prior (see the module docstring)."""
@@ -262,16 +262,19 @@ class LoLiSRFlow(nn.Module):
 
     # -------------------------------------------------------------------------------------------- checkpoints
     def save(self, path: str | Path) -> Path:
-        """Write weights + config (JSON) atomically; read back with :meth:`load` or ``models.load_model``."""
+        """Write weights + config (JSON) atomically; read back with :meth:`load` or ``lolisr_lib.model.build.load_model``."""
         return write_checkpoint(path, self.config, self.state_dict())
 
     @classmethod
     def load(cls, path: str | Path, map_location=None, *, expected_scale: int | None = None) -> LoLiSRFlow:
         """Rebuild a model from :meth:`save` output or a training checkpoint, in eval mode."""
-        model = load_model(path, map_location, expected_scale=expected_scale)
-        if not isinstance(model, cls):
-            raise CheckpointError(f"{path} holds a {type(model).__name__}, not a LoLiSRFlow")
-        return model
+        payload = read_checkpoint(path, map_location)
+        config = checkpoint_config(payload, path)
+        if config.model.arch != "lolisrflow":
+            raise CheckpointError(f"{path} holds a {config.model.arch} model, not a LoLiSRFlow; use "
+                                  "lolisr_lib.model.build.load_model for any model")
+        expect_scale(config, expected_scale, path)
+        return restore(cls(config), payload, path, map_location)
 
 
 def parameter_count(module: nn.Module) -> int:

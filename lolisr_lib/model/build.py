@@ -9,18 +9,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 from torch import nn
 
-from lolisr_lib.checkpoint import checkpoint_config, inference_weights, read_checkpoint
+from lolisr_lib.baselines import LEARNED_BASELINES
+from lolisr_lib.checkpoint import checkpoint_config, expect_scale, read_checkpoint, restore
 from lolisr_lib.config import Config
-from lolisr_lib.errors import CheckpointError, ConfigError
+from lolisr_lib.errors import ConfigError
+from lolisr_lib.model.lolisrflow import LoLiSRFlow
 
 
 def _registry() -> dict:
-    from lolisr_lib.baselines import LEARNED_BASELINES
-    from lolisr_lib.model import LoLiSRFlow
-
     return {"lolisrflow": LoLiSRFlow, **LEARNED_BASELINES}
 
 
@@ -37,16 +35,5 @@ def load_model(path: str | Path, map_location=None, *, expected_scale: int | Non
     """The model stored in a checkpoint (``save`` or a training checkpoint), in eval mode."""
     payload = read_checkpoint(path, map_location)
     config = checkpoint_config(payload, path)
-    if expected_scale is not None and config.model.scale != expected_scale:
-        raise CheckpointError(
-            f"{path} holds a x{config.model.scale} model ({config.name}); this needs x{expected_scale}"
-        )
-    model = build_model(config)
-    try:
-        model.load_state_dict(inference_weights(payload))
-    except RuntimeError as err:
-        first = str(err).strip().splitlines()[0]
-        raise CheckpointError(f"{path}: the weights do not fit the config stored with them ({first})") from None
-    if isinstance(map_location, (str, torch.device)):
-        model.to(map_location)  # load_state_dict copies into the CPU-built parameters: move them too
-    return model.eval()
+    expect_scale(config, expected_scale, path)
+    return restore(build_model(config), payload, path, map_location)

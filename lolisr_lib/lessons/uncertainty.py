@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from lolisr_lib.errors import UserError
-from lolisr_lib.metrics import psnr_batch, ssim_batch
+from lolisr_lib.evaluate.metrics import psnr_batch, ssim_batch
 
 
 def _check_samples(samples: torch.Tensor) -> None:

@@ -1,7 +1,7 @@
 """The simulator against real captures: the two real RELLISUR pairs, and the figures that compare them.
 
 ``data/rellisur-real`` holds two real RELLISUR Test pairs (CC BY 4.0). For each, :func:`compare_capture`
-degrades the real x2 target to the input's EV with :func:`~lolisr_lib.degrade.degrade` and measures the
+degrades the real x2 target to the input's EV with :func:`~lolisr_lib.image.degrade.degrade` and measures the
 simulated and the real capture the same three ways (:func:`capture_stats`):
 
 - ``mean``: the mean code value (0..255), the capture's brightness;
@@ -22,13 +22,13 @@ import numpy as np
 import torch
 
 from lolisr_lib.baselines.classical import OracleGainBaseline
-from lolisr_lib.color import quantize_8bit
-from lolisr_lib.data.images import read_png
-from lolisr_lib.degrade import DegradeParams, degrade
 from lolisr_lib.errors import UserError
-from lolisr_lib.metrics import psnr
+from lolisr_lib.evaluate.metrics import psnr
+from lolisr_lib.image.color import quantize_8bit
+from lolisr_lib.image.degrade import DegradeParams, degrade
+from lolisr_lib.image.io import read_png
 
-REAL_ROOT = Path(__file__).resolve().parents[1] / "data" / "rellisur-real" / "RELLISUR-Dataset"
+REAL_ROOT = Path(__file__).resolve().parents[2] / "data" / "rellisur-real" / "RELLISUR-Dataset"
 REAL_PAIRS = (("00018", -3.0), ("00736", -5.0))  # (scene, EV) of the two real Test pairs
 REAL_SCALE = 2  # the bundled targets are the x2 ones
 

@@ -25,7 +25,7 @@ imitates that capture so that the notebooks can show each step on its own and th
 
 :func:`degrade` composes them; :func:`downscale_target` makes the clean x2 / x1 targets (steps 1, 3 and back).
 
-Calibration on real captures (``lolisr_lib.calibration``; docs/simulator.md). Two real RELLISUR Test pairs
+Calibration on real captures (``lolisr_lib.image.calibration``; docs/simulator.md). Two real RELLISUR Test pairs
 (00018 at -3.0 EV, 00736 at -5.0 EV) were matched by degrading each x2 target to its input's EV and fitting
 the camera to the real capture (Nelder-Mead on the mean, the black-pixel fraction, the oracle-gain PSNR and
 the code-value histograms). What the fit found:
@@ -76,9 +76,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from lolisr_lib.color import linear_to_srgb, quantize_8bit, srgb_to_linear  # quantize_8bit: the last step
 from lolisr_lib.errors import UserError
-
+from lolisr_lib.image.color import linear_to_srgb, quantize_8bit, srgb_to_linear  # quantize_8bit: the last step
 
 CALIBRATION_EVS = (-3.0, -5.0)  # the exposures of the two real pairs the per-EV fields were fitted on
 PerEV = float | tuple[float, float]  # one value at every EV, or the values at CALIBRATION_EVS

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from lolisr_lib.errors import UserError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
 ENGINE = "lolisr-nbclient"  # papermill's nbclient engine, its Output-widget stand-in silent (see above)
 

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from lolisr_lib.color import cr_map
+from lolisr_lib.image.color import cr_map
 from lolisr_lib.viz import to_image
 
 LOG_FLOOR = 1e-3  # the encoder's clamp before the log; the log view is shown over [log 1e-3, 0]
@@ -147,7 +147,7 @@ def plot_error_by_brightness(edges, curves: dict, counts=None):
 
 def plot_overexposure(rows: list[dict], gt, over, over_ev: float):
     """Synthetic over-exposure: the target, its over-exposed version, both CR maps, and the measured bias per
-    EV (rows of :func:`lolisr_lib.cr_analysis.overexposure_bias`)."""
+    EV (rows of :func:`lolisr_lib.lessons.cr_analysis.overexposure_bias`)."""
     fig = plt.figure(figsize=(9.6, 4.6))
     grid = fig.add_gridspec(2, 3, width_ratios=[1, 1, 1.9])
     panels = [(to_image(gt), "target"), (to_image(over), f"{over_ev:+.1f} EV, clipped"),

@@ -1,7 +1,7 @@
 """Measuring how invariant the colour-ratio (CR) map is: across exposures, across scales, and where it breaks.
 
 LoLiSRFlow (arXiv 2402.18871) and LLFlow (Wang et al., AAAI 2022, arXiv 2109.05923) use the CR map
-``CR(I) = I / sum_c I`` (:func:`lolisr_lib.color.cr_map`) as an illumination-invariant prior: multiplying an
+``CR(I) = I / sum_c I`` (:func:`lolisr_lib.image.color.cr_map`) as an illumination-invariant prior: multiplying an
 image by an exposure factor ``k`` leaves it unchanged. A camera is not a multiplication, though. A dark frame
 has its own colour balance (a gain per channel that changes with the exposure), a tone curve and a small black
 level offset (a pedestal), the sRGB curve, noise, 8-bit rounding and clipping at white, and each of these breaks
@@ -19,12 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from lolisr_lib.color import cr_map, linear_to_srgb
-from lolisr_lib.data.errors import DatasetError
-from lolisr_lib.errors import UserError
-from lolisr_lib.data.images import read_png
 from lolisr_lib.data.layout import SCALES, index_split, resolve_root
-from lolisr_lib.degrade import (
+from lolisr_lib.errors import DatasetError, UserError
+from lolisr_lib.image.color import cr_map, linear_to_srgb
+from lolisr_lib.image.degrade import (
     DegradeParams,
     area_downsample,
     clip_white,
@@ -34,7 +32,8 @@ from lolisr_lib.degrade import (
     optical_blur,
     to_linear,
 )
-from lolisr_lib.noise_analysis import simulate_noise_free
+from lolisr_lib.image.io import read_png
+from lolisr_lib.lessons.noise_analysis import simulate_noise_free
 
 # brightness bins in 8-bit levels, one octave (one stop of exposure) each, with black on its own
 OCTAVE_EDGES = (0, 1, 2, 4, 8, 16, 32, 64, 128, 256)
@@ -243,8 +242,8 @@ def camera_budget(lq: np.ndarray, gt: np.ndarray, scale: int, ev: float, params:
     over lit ones, the lit fraction, the mean level and the mean CR per channel:
 
     1. ``real``: the real capture;
-    2. ``simulated``: the calibrated simulator (:func:`~lolisr_lib.degrade.degrade`, ``seed``);
-    3. ``no noise``: the same without shot and read noise (:func:`~lolisr_lib.noise_analysis.simulate_noise_free`);
+    2. ``simulated``: the calibrated simulator (:func:`~lolisr_lib.image.degrade.degrade`, ``seed``);
+    3. ``no noise``: the same without shot and read noise (:func:`~lolisr_lib.lessons.noise_analysis.simulate_noise_free`);
     4. ``no noise, neutral colour``: also without the red and blue gains of the dark frame;
     5. ``no noise, neutral colour, linear rendering``: also without the tone curve and the pedestal, so that the
        file is the exposed light through the sRGB curve, rounded to 8 bits;

@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 from skimage.metrics import structural_similarity
 
-from lolisr_lib.color import quantize_8bit, rgb_to_y
 from lolisr_lib.errors import UserError
+from lolisr_lib.image.color import quantize_8bit, rgb_to_y
 
 Array = np.ndarray | torch.Tensor
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from lolisr_lib.errors import UserError
 
-PUBLISHED_DIR = Path(__file__).resolve().parents[1] / "data" / "published"
+PUBLISHED_DIR = Path(__file__).resolve().parents[2] / "data" / "published"
 TABLES = {
     "rellisur": "rellisur_table7.csv",
     "lolisrflow": "lolisrflow_table.csv",

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 
 import torch
 
-from lolisr_lib.checks import perturb_parameters
-from lolisr_lib.color import cr_map
 from lolisr_lib.errors import UserError
+from lolisr_lib.flow.checks import perturb_parameters
 from lolisr_lib.flow.layers import squeeze
 from lolisr_lib.flow.multiscale import ConditionalFlow
 from lolisr_lib.flow.stability import inverse_blowup, log_scale_spread
+from lolisr_lib.image.color import cr_map
 
 
 @dataclass(frozen=True)

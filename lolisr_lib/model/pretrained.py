@@ -19,7 +19,7 @@ from torch import nn
 from lolisr_lib.checkpoint import checkpoint_config, inference_weights, read_checkpoint, write_checkpoint
 from lolisr_lib.errors import CheckpointError, UserError
 
-PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "data" / "pretrained"
+PRETRAINED_DIR = Path(__file__).resolve().parents[2] / "data" / "pretrained"
 SCALES = (2, 4)
 
 
@@ -47,7 +47,7 @@ def shipped_file(scale: str | int) -> Path:
 
 def load(scale: str | int, map_location=None) -> nn.Module:
     """The shipped x``scale`` LoLiSRFlow, float32, in eval mode."""
-    from lolisr_lib.models import load_model
+    from lolisr_lib.model.build import load_model
 
     return load_model(shipped_file(scale), map_location).float()
 
@@ -80,7 +80,7 @@ def ship(run_dir: str | Path, scale: int, *, checkpoint: str = "best.pt") -> dic
 
     from lolisr_lib.evaluate import evaluate
     from lolisr_lib.evaluate.card import measure_card, write_card
-    from lolisr_lib.models import load_model
+    from lolisr_lib.model.build import load_model
 
     run_dir = Path(run_dir)
     source = run_dir / checkpoint

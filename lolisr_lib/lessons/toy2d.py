@@ -18,9 +18,8 @@ picture. This module holds what notebook 03 needs beyond the flow package:
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import math
+from contextlib import contextmanager
 
 import torch
 from torch import nn

@@ -3,7 +3,7 @@ the error a sequential pipeline (brighten, then upscale) accumulates.
 
 Three claims of the RELLISUR paper (Aakerberg et al., NeurIPS 2021 Datasets and Benchmarks) and of LoLiSRFlow
 (arXiv 2402.18871, section 1), turned into numbers for notebook 01 with the simulator of
-:mod:`lolisr_lib.degrade`:
+:mod:`lolisr_lib.image.degrade`:
 
 1. Few photons mean a low signal-to-noise ratio. A pixel that collects ``S`` photo-electrons on average has
    Poisson shot noise of variance ``S`` and Gaussian read noise of variance ``sigma_read**2``, so
@@ -12,7 +12,7 @@ Three claims of the RELLISUR paper (Aakerberg et al., NeurIPS 2021 Datasets and 
    SNR is a ratio of amplitudes; as a ratio of powers it is squared (:func:`snr_amplitude_and_power`).
 2. Brightening after capture amplifies the noise with the signal: it cannot raise the SNR, it only makes the
    noise visible. :func:`simulate_noise_free` gives the same capture without noise, so that the difference to
-   :func:`~lolisr_lib.degrade.degrade` is the noise alone (:func:`noise_std`, :func:`linear_snr`);
+   :func:`~lolisr_lib.image.degrade.degrade` is the noise alone (:func:`noise_std`, :func:`linear_snr`);
    :func:`ideal_brighten` is the best brightening that knows the camera and does not denoise. (The SNR is
    exactly unchanged only for a linear camera: a tone curve ``dn ** gamma`` between light and file changes
    the ratio of mean to spread, so the notebook switches it off for that measurement.)
@@ -29,8 +29,9 @@ import numpy as np
 import torch
 
 from lolisr_lib.baselines.classical import bicubic_upscale
-from lolisr_lib.color import linear_to_srgb, srgb_to_linear
-from lolisr_lib.degrade import (
+from lolisr_lib.errors import UserError
+from lolisr_lib.image.color import linear_to_srgb, srgb_to_linear
+from lolisr_lib.image.degrade import (
     DegradeParams,
     area_downsample,
     camera_response,
@@ -44,7 +45,6 @@ from lolisr_lib.degrade import (
     to_linear,
     tone_curve,
 )
-from lolisr_lib.errors import UserError
 
 PEAK = 255.0  # errors are measured in 8-bit code values, as PSNR is
 
@@ -121,7 +121,7 @@ def _check_capture(hr: np.ndarray, scale: int) -> None:
 
 
 def simulate_noise_free(hr: np.ndarray, scale: int, ev: float, params: DegradeParams = DegradeParams()) -> np.ndarray:
-    """The capture :func:`~lolisr_lib.degrade.degrade` makes, with the noise switched off: uint8 (H/s, W/s, 3).
+    """The capture :func:`~lolisr_lib.image.degrade.degrade` makes, with the noise switched off: uint8 (H/s, W/s, 3).
 
     The electron count is its expectation ``linear * 2**ev * full_well`` instead of a Poisson draw, and no read
     noise is added; every other step (blur, area sampling, gain, clipping, the camera's curve, 8 bits) is the

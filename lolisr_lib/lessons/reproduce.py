@@ -5,7 +5,7 @@ baseline or LoLiSRFlow, with the model that makes its predictions (or ``None`` w
 note saying why). :func:`evaluate_methods` scores every measured method with :func:`lolisr_lib.evaluate.evaluate`
 (protocol A by default: uint8 RGB PSNR and colour SSIM as scikit-image computes them, full image; docs/data.md);
 :func:`results_markdown` renders the measured rows beside RELLISUR's Table 7, the LoLiSRFlow table and UltraIS
-(:mod:`lolisr_lib.published`), each labelled measured or reported and by protocol, plus a per-EV breakdown, and
+(:mod:`lolisr_lib.evaluate.published`), each labelled measured or reported and by protocol, plus a per-EV breakdown, and
 :func:`write_results` stores it as ``results_x{scale}.md``.
 
 Learned methods come from a checkpoint when one is given or found, else from a brief training run here
@@ -29,13 +29,13 @@ from torch import nn
 
 from lolisr_lib.baselines import CLASSICAL_BASELINES, make_baseline
 from lolisr_lib.checkpoint import read_checkpoint
-from lolisr_lib.color import rgb_to_y
 from lolisr_lib.config import Config, preset, with_overrides
 from lolisr_lib.errors import CheckpointError, UserError
 from lolisr_lib.evaluate import EvalResult, centre_crop, evaluate
-from lolisr_lib.metrics import psnr
-from lolisr_lib.models import load_model
-from lolisr_lib.published import TABLES, ResultRow, comparison_rows, render_markdown
+from lolisr_lib.evaluate.metrics import psnr
+from lolisr_lib.evaluate.published import TABLES, ResultRow, comparison_rows, render_markdown
+from lolisr_lib.image.color import rgb_to_y
+from lolisr_lib.model.build import load_model
 
 MINIATURE_NOTE = (
     "the bundled miniature (scikit-image photographs darkened by the simulator, 64 px inputs; the LoLiSRFlow row "
@@ -172,7 +172,7 @@ def evaluate_methods(methods: Sequence[Method], root, split: str = "Test", scale
 
 
 def measured_rows(methods: Sequence[Method], results: dict[str, EvalResult]) -> list[ResultRow]:
-    """The measured methods as :class:`~lolisr_lib.published.ResultRow`, in the order of ``methods``."""
+    """The measured methods as :class:`~lolisr_lib.evaluate.published.ResultRow`, in the order of ``methods``."""
     return [results[m.name].to_result_row(m.name, m.type) for m in methods if m.name in results]
 
 

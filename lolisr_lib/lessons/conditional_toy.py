@@ -34,7 +34,7 @@ from torch import nn
 
 from lolisr_lib.errors import UserError
 from lolisr_lib.flow import FlowSequence, FlowStep, gaussian_log_prob, sample_gaussian
-from lolisr_lib.toy2d import fit_by_nll
+from lolisr_lib.lessons.toy2d import fit_by_nll
 
 X_RANGE = (-1.0, 1.0)  # the input x is uniform on this interval
 SLOPE = 2.0  # c(x) = (SLOPE * x, 0): the part of y that x determines

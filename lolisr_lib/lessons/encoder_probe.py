@@ -21,9 +21,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from lolisr_lib.color import cr_map
 from lolisr_lib.encoder.fusion import CrossScaleFusion, Upsample
 from lolisr_lib.errors import UserError
+from lolisr_lib.image.color import cr_map
 
 
 def relative_resolution(size: int, lr_size: int) -> str:
