@@ -16,7 +16,6 @@ previous file or the new one, never half a file.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
@@ -24,24 +23,16 @@ from torch import nn
 
 from lolisr_lib.config import Config, config_from_dict
 from lolisr_lib.errors import CheckpointError
+from lolisr_lib.runtime.files import atomic_write
 
 CHECKPOINT_FORMAT = "lolisr-checkpoint-v1"
 
 
 def write_checkpoint(path: str | Path, config: Config, model_state: dict, **extra) -> Path:
     """Write a checkpoint atomically; ``extra`` entries (optimiser state, step, ...) are stored alongside."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"format": CHECKPOINT_FORMAT, "config": config.to_json(), "model": model_state, **extra}
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        torch.save(payload, tmp)
-        with open(tmp, "rb") as f:  # the bytes must be on disk before the rename makes them the checkpoint
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    # durable: the bytes must be on disk before the rename makes them the checkpoint
+    return atomic_write(path, lambda file: torch.save(payload, file), durable=True)
 
 
 def read_checkpoint(path: str | Path, map_location=None) -> dict:

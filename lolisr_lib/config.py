@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 from lolisr_lib.errors import ConfigError
 
+SCALES = (1, 2, 4)  # the upscaling factors RELLISUR has targets for; x1 is pure enhancement
 
 @dataclass(frozen=True)
 class EncoderConfig:
@@ -30,7 +31,7 @@ class EncoderConfig:
 
 @dataclass(frozen=True)
 class FlowConfig:
-    levels: int = 3  # L: flow levels; each squeezes by 2, so the latent is at H / 2**L
+    levels: int = 3  # L: flow levels; each squeezes by 2, so the latent is at H / 2**L (3: what the encoders serve)
     steps: int = 12  # K: conditional flow steps per level
     hidden: int = 64  # hidden width of the coupling / injector networks
     cond_channels: int = 128  # channels of each level's condition from the encoder
@@ -55,7 +56,7 @@ class ModelConfig:
     nll_weight: float = 1.0  # weight of the NLL term (0: an "L1 only" ablation, a deterministic network)
     rho: float = 0.2  # probability of using CR(gt) instead of the predicted CR map as prior mean (LLFlow)
     dequantize: bool = True  # add U(0, 1/256) noise to gt in training (LLFlow/SRFlow never do)
-    pad_multiple: int = 8  # inputs are reflect-padded to a multiple of this at LR (2**levels at least)
+    pad_multiple: int = 8  # LR inputs are reflect-padded to a multiple of this; must be a multiple of 2**levels = 8
     baseline: BaselineConfig = field(default_factory=BaselineConfig)  # used by the CNN baselines only
 
 
@@ -143,7 +144,7 @@ def _small(scale: int) -> Config:
 
 
 _KINDS = {"paper": _paper, "tiny": _tiny, "small": _small}
-PRESETS = {f"{kind}-x{s}": (lambda s=s, kind=kind: _KINDS[kind](s)) for kind in _KINDS for s in (1, 2, 4)}
+PRESETS = {f"{kind}-x{s}": (lambda s=s, kind=kind: _KINDS[kind](s)) for kind in _KINDS for s in SCALES}
 
 
 def preset(name: str) -> Config:

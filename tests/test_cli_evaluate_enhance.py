@@ -11,9 +11,9 @@ import torch
 from PIL import Image
 
 from lolisr_lib.baselines import JointCNN
-from lolisr_lib.commands.cli import main
-from lolisr_lib.commands.enhance import read_rgb8
+from lolisr_lib.commands.cli import attach_number_lists, build_parser, main, parse
 from lolisr_lib.config import BaselineConfig, Config, ModelConfig
+from lolisr_lib.image.io import read_rgb8
 from lolisr_lib.runtime import fastpath
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,6 +107,33 @@ def test_crop_larger_than_the_images_is_one_line(capsys, data):
 def test_bad_exposures_is_one_line(capsys, data):
     assert "--exposures" in one_line_error(capsys, ["evaluate", "--baseline", "bicubic", "--data", str(data),
                                                      "--exposures", "dark"])
+
+
+@pytest.mark.parametrize(
+    "argv, exposures",
+    [
+        (["--exposures", "-3,-4"], "-3,-4"),
+        (["--exposures", "-3, -4.5"], "-3, -4.5"),
+        (["--exposures", "-.5,-2"], "-.5,-2"),
+        (["--exposures", "-2.5"], "-2.5"),
+        (["--exposures=-3,-4"], "-3,-4"),
+        (["--exposures", "3,4"], "3,4"),
+    ],
+)
+def test_exposures_take_negative_numbers(argv, exposures):
+    args = parse(build_parser(), ["evaluate", "--baseline", "bicubic", *argv, "--limit", "2"])
+    assert (args.exposures, args.limit) == (exposures, 2)
+
+
+def test_only_number_lists_after_an_option_are_attached_to_it():
+    assert attach_number_lists(["--exposures", "-3,-4", "--limit", "-3"]) == ["--exposures=-3,-4", "--limit", "-3"]
+    assert attach_number_lists(["--", "-3,-4", "--x=1", "-3,-4"]) == ["--", "-3,-4", "--x=1", "-3,-4"]
+
+
+def test_evaluate_refuses_unknown_arguments(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["evaluate", "--baseline", "bicubic", "--lr=1e-3"])
+    assert exit_info.value.code == 2 and "unrecognized arguments: --lr=1e-3" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")

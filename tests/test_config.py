@@ -6,6 +6,7 @@ import pytest
 
 from lolisr_lib.config import PRESETS, Config, config_from_dict, preset, with_overrides
 from lolisr_lib.errors import ConfigError, UserError
+from lolisr_lib.model.lolisrflow import validate_model_config
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
@@ -64,3 +65,29 @@ def test_unknown_field_in_a_checkpoint_config_is_refused():
     data["model"]["flow"]["bogus"] = 1
     with pytest.raises(ConfigError, match="model.flow.bogus"):
         config_from_dict(data)
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_preset_passes_the_model_checks(name):
+    validate_model_config(preset(name))
+
+
+@pytest.mark.parametrize("pad_multiple", [8, 16, 24])
+def test_pad_multiple_may_be_any_multiple_of_2_to_the_levels(pad_multiple):
+    validate_model_config(with_overrides(preset("tiny-x4"), [f"pad_multiple={pad_multiple}"]))
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("flow.levels=4", r"model.flow.levels=4: the encoder serves 3 levels"),
+        ("flow.levels=2", r"model.flow.levels=2: the encoder serves 3 levels"),
+        ("pad_multiple=6", r"model.pad_multiple=6 must be a positive multiple of 2\*\*levels=8"),
+        ("pad_multiple=4", r"model.pad_multiple=4 must be a positive multiple of 2\*\*levels=8"),
+        ("pad_multiple=12", r"model.pad_multiple=12 must be a positive multiple"),
+        ("pad_multiple=0", r"model.pad_multiple=0 must be a positive multiple"),
+    ],
+)
+def test_model_geometry_the_encoder_and_flow_cannot_run_is_refused(override, message):
+    with pytest.raises(ConfigError, match=message):
+        validate_model_config(with_overrides(preset("tiny-x2"), [override]))

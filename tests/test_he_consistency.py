@@ -1,7 +1,6 @@
 """Same encoder input in training and inference: the HE view of a training crop is the matching window of
 the whole image's equalisation (issue 12: crops used to be equalised on their own, 0.14-0.18 apart)."""
 
-import numpy as np
 import pytest
 import torch
 

@@ -6,8 +6,8 @@ import dataclasses
 import pytest
 import torch
 
-from lolisr_lib.config import preset
-from lolisr_lib.errors import CheckpointError, UserError
+from lolisr_lib.config import PRESETS, preset, with_overrides
+from lolisr_lib.errors import CheckpointError, ConfigError, UserError
 from lolisr_lib.flow.checks import perturb_parameters
 from lolisr_lib.model import LoLiSRFlow, parameter_count
 from lolisr_lib.model.build import load_model
@@ -75,10 +75,9 @@ def test_decode_of_encode_reproduces_gt(split):
     model = _initialised(_model(split=split).double(), 2)
     lq, gt = _pair(2, 13, 21)
     lq, gt = lq.double(), gt.double()
-    z = model.encode(lq, gt)
-    assert isinstance(z, list) == split
-    assert (model.decode(lq, z) - gt).abs().max() < 1e-9
-    _, logdet = model.encode(lq, gt, return_logdet=True)
+    latents, logdet = model.encode(lq, gt)
+    assert isinstance(latents, list) and len(latents) == len(model.flow.splits) + 1 == (3 if split else 1)
+    assert (model.decode(lq, latents) - gt).abs().max() < 1e-9
     assert logdet.shape == (2,)
 
 
@@ -162,6 +161,44 @@ def test_checkpoint_errors_are_clear(tmp_path):
     torch.save(payload, tmp_path / "mismatch.pt")
     with pytest.raises(CheckpointError, match="do not fit the config"):
         load_model(tmp_path / "mismatch.pt")
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n.startswith("paper") else n for n in sorted(PRESETS)]
+)
+def test_every_preset_builds(name):
+    model = LoLiSRFlow(preset(name))
+    assert model.pad_multiple % 2**model.levels == 0
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["flow.levels=4"], "model.flow.levels=4: the encoder serves 3 levels"),
+        (["pad_multiple=6"], r"model.pad_multiple=6 must be a positive multiple of 2\*\*levels=8"),
+        (["pad_multiple=12"], "model.pad_multiple=12"),
+        # tiny's encoder has 2 stages: a CNN encoder would silently ignore them
+        (["encoder.kind=cnn"], "model.encoder.stages=2 is not used by the 'cnn' encoder"),
+        (["encoder.kind=cnn", "encoder.stages=3"], r"model.encoder.heads=\(1, 1, 2\) is not used by the 'cnn'"),
+    ],
+)
+def test_a_config_the_model_cannot_run_fails_when_it_is_built(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        LoLiSRFlow(with_overrides(preset("tiny-x2"), overrides))
+
+
+def test_cnn_encoder_builds_when_the_transformer_fields_keep_their_defaults():
+    config = with_overrides(preset("tiny-x2"), ["encoder.kind=cnn", "encoder.stages=3", "encoder.heads=1,2,4"])
+    model = LoLiSRFlow(config).eval()
+    assert type(model.encoder).__name__ == "ResidualCNNEncoder"
+    assert model.enhance(_pair(2, 8, 16)[0]).shape == (2, 3, 16, 32)
+
+
+def test_a_larger_pad_multiple_pads_to_it_and_crops_back():
+    model = LoLiSRFlow(with_overrides(preset("tiny-x4"), ["pad_multiple=16"])).eval()
+    lq, _ = _pair(4, 5, 9)
+    assert model._pad(lq)[0].shape[-2:] == (16, 16)
+    assert model.enhance(lq).shape == (2, 3, 20, 36)
 
 
 @pytest.mark.slow

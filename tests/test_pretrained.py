@@ -1,14 +1,11 @@
 """The shipped models: files, loading, and the model card's figures re-measured (data/pretrained/README.md)."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
 
-from lolisr_lib.checkpoint import read_checkpoint
 from lolisr_lib.commands.cli import main
 from lolisr_lib.errors import UserError
 from lolisr_lib.evaluate import evaluate

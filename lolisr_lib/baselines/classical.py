@@ -23,11 +23,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lolisr_lib.config import Config, ModelConfig
+from lolisr_lib.config import SCALES, Config, ModelConfig
 from lolisr_lib.errors import UserError
 from lolisr_lib.image.color import equalize_hist, linear_to_srgb, srgb_to_linear
 
-SCALES = (1, 2, 4)
 TARGET_MEAN = 0.4  # mean brightness the gamma rule aims for: RELLISUR's targets average ~90-110 / 255
 GAMMA_RANGE = (1 / 64, 8.0)  # bisection bounds: from a strong lift to a strong darkening
 GAMMA_ITERATIONS = 30  # bisection steps on log(gamma); 30 halvings of ln(512) give ~1e-8 precision

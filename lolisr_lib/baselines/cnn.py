@@ -26,26 +26,15 @@ from torch import nn
 from lolisr_lib.baselines.classical import as_batch, check_scale
 from lolisr_lib.checkpoint import write_checkpoint
 from lolisr_lib.config import Config, ModelConfig
+from lolisr_lib.encoder.cnn import ResidualBlock
 from lolisr_lib.errors import UserError
-from lolisr_lib.runtime.tiling import tiled_apply
+from lolisr_lib.runtime.tiling import choose_tile, tiled_apply
 
 RES_SCALE = 0.1  # EDSR's residual scaling: keeps deep stacks of un-normalised blocks stable early in training
 
 
 def conv3x3(c_in: int, c_out: int) -> nn.Conv2d:
     return nn.Conv2d(c_in, c_out, 3, padding=1)
-
-
-class ResidualBlock(nn.Module):
-    """``x + 0.1 * conv(relu(conv(x)))``: EDSR's block, without batch norm (it hurts image regression)."""
-
-    def __init__(self, channels: int, res_scale: float = RES_SCALE):
-        super().__init__()
-        self.body = nn.Sequential(conv3x3(channels, channels), nn.ReLU(inplace=True), conv3x3(channels, channels))
-        self.res_scale = res_scale
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.res_scale * self.body(x)
 
 
 class ResidualCNN(nn.Module):
@@ -55,7 +44,8 @@ class ResidualCNN(nn.Module):
     def __init__(self, channels: int, blocks: int, scale: int):
         super().__init__()
         self.head = conv3x3(3, channels)
-        self.body = nn.Sequential(*[ResidualBlock(channels) for _ in range(blocks)], conv3x3(channels, channels))
+        blocks = [ResidualBlock(channels, negative_slope=0.0, res_scale=RES_SCALE) for _ in range(blocks)]
+        self.body = nn.Sequential(*blocks, conv3x3(channels, channels))
         ups = []
         for _ in range({1: 0, 2: 1, 4: 2}[check_scale(scale)]):
             ups += [conv3x3(channels, 4 * channels), nn.PixelShuffle(2)]  # (B, 4C, h, w) -> (B, C, 2h, 2w)
@@ -101,10 +91,12 @@ class LearnedBaseline(nn.Module):
             )
 
     @torch.no_grad()
-    def enhance(self, lq: torch.Tensor, *, tile: int | None = None, overlap: int = 16) -> torch.Tensor:
+    def enhance(self, lq: torch.Tensor, *, tile: int | str | None = None, overlap: int = 16) -> torch.Tensor:
         """``(B, 3, h, w)`` or ``(3, h, w)`` in [0, 1] to ``scale`` times the size, in [0, 1]. ``tile`` (LR
-        pixels) runs overlapping tiles one at a time, for images that do not fit in memory."""
+        pixels) runs overlapping tiles one at a time, for images that do not fit in memory; ``"auto"`` and
+        ``"off"`` run one pass (these small networks state no memory estimate)."""
         batch, single = as_batch(lq)
+        tile = choose_tile(tile, batch.shape[-2:], self.scale, None, None, overlap=overlap, align=1)
         if tile is None or (tile >= batch.shape[-2] and tile >= batch.shape[-1]):
             out = self.predict(batch)
         else:

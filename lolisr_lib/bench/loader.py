@@ -27,6 +27,7 @@ from pathlib import Path
 
 import torch
 
+from lolisr_lib.bench.options import check_counts
 from lolisr_lib.config import preset
 from lolisr_lib.errors import UserError
 from lolisr_lib.runtime.device import resolve_device
@@ -48,10 +49,7 @@ class LoaderBenchOptions:
     device: str = "auto"  # where batches would go: pinned memory on CUDA
 
     def checked(self) -> LoaderBenchOptions:
-        for name in ("workers", "batches", "cold_batches", "batch_size", "patch_size"):
-            value, least = getattr(self, name), 0 if name == "workers" else 1
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
-                raise UserError(f"--{name.replace('_', '-')} {value!r} must be an integer of at least {least}")
+        check_counts(self, {"workers": 0, "batches": 1, "cold_batches": 1, "batch_size": 1, "patch_size": 1})
         return self
 
 

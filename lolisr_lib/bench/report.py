@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
+
+from lolisr_lib.runtime.files import atomic_write_text
 
 
 def write_json(result: dict, path: str | Path) -> Path:
@@ -13,15 +14,7 @@ def write_json(result: dict, path: str | Path) -> Path:
 
     Non-finite floats become ``null`` (strict JSON has no Infinity or NaN).
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(json.dumps(_finite(result), indent=2, allow_nan=False) + "\n")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return atomic_write_text(path, json.dumps(_finite(result), indent=2, allow_nan=False) + "\n")
 
 
 def _finite(value):

@@ -16,6 +16,7 @@ import torch
 
 from lolisr_lib.bench.measure import count_flops, device_name, peak_tflops
 from lolisr_lib.bench.modes import Mode, bench_model, make_modes
+from lolisr_lib.bench.options import check_counts
 from lolisr_lib.bench.runs import inference_cases, measure_inference, measure_training
 from lolisr_lib.config import Config, preset
 from lolisr_lib.errors import UserError
@@ -51,10 +52,7 @@ class BenchOptions:
         if self.quick:
             options = replace(self, sizes=QUICK_SIZES, tile=QUICK_TILE, repeats=min(self.repeats, 2), warmup=1,
                               batch_size=self.batch_size or 2)
-        for name in ("repeats", "warmup", "threads", "batch_size", "patch_size", "tile"):
-            value = getattr(options, name)
-            if value is not None and (value < 1 if name != "warmup" else value < 0):
-                raise UserError(f"--{name.replace('_', '-')} {value} must be a positive number")
+        check_counts(options, {"repeats": 1, "warmup": 0, "threads": 1, "batch_size": 1, "patch_size": 1, "tile": 1})
         if not options.sizes or min(options.sizes) < 8:
             raise UserError(f"--sizes {options.sizes}: give LR sides of at least 8 pixels, e.g. 128,256,625")
         if options.host_memory not in ("auto", "off"):

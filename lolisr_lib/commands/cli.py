@@ -2,13 +2,16 @@
 
 Each command lives in its own module under ``lolisr_lib.commands`` exposing ``add_arguments(parser)`` and
 ``run(args) -> int``; this file only dispatches. A :class:`~lolisr_lib.errors.UserError` becomes one line on
-stderr and exit status 2.
+stderr and exit status 2. A command whose parser has the default ``overrides`` (``train``) receives the
+unknown ``--`` options there (``--FIELD=VALUE`` config overrides, too open-ended to declare); any other
+unknown argument is an error, as with ``parse_args``.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 
 from lolisr_lib.errors import UserError
@@ -38,9 +41,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# argparse reads a lone negative number as a value, but "-3,-4" as an unknown option. A comma-separated list
+# of numbers right after a long option (evaluate --exposures -3,-4) is that option's value: joined to it with
+# "=", it is read as one whatever it looks like.
+NUMBER_LIST = re.compile(r"^-\d*\.?\d+(,\s*-?\d*\.?\d+)+$")
+
+
+def attach_number_lists(argv: list[str]) -> list[str]:
+    """``argv`` with every ``--option -3,-4`` pair written as ``--option=-3,-4``."""
+    out: list[str] = []
+    for arg in argv:
+        if out and NUMBER_LIST.match(arg) and out[-1].startswith("--") and len(out[-1]) > 2 and "=" not in out[-1]:
+            out[-1] = f"{out[-1]}={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
+def parse(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> argparse.Namespace:
+    """``parser.parse_args(argv)``, except that unknown ``--`` options go to ``args.overrides`` where the
+    command declares that field (see the module docstring)."""
+    args, extras = parser.parse_known_args(attach_number_lists(sys.argv[1:] if argv is None else argv))
+    takes_overrides = hasattr(args, "overrides")
+    unknown = [a for a in extras if not (takes_overrides and a.startswith("--"))]
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if takes_overrides:
+        args.overrides = extras
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse(build_parser(), argv)
     try:
         return int(_load(args.command).run(args) or 0)
     except UserError as err:

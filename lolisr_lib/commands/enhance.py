@@ -13,18 +13,16 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import os
 import time
-from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
 
 from lolisr_lib.errors import UserError
+from lolisr_lib.image.io import check_png_path, read_rgb8, write_png
 from lolisr_lib.model.pretrained import checkpoint_argument
 from lolisr_lib.runtime import fastpath, hostmem
 from lolisr_lib.runtime.device import DEVICE_CHOICES
+from lolisr_lib.runtime.tiling import tile_argument
 
 TILE_OVERLAP = 16  # LR pixels shared by neighbouring tiles (a multiple of 8, as LoLiSRFlow's tiling needs)
 
@@ -37,64 +35,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("output", metavar="OUT", help="where to write the result (.png)")
     parser.add_argument("--temperature", type=float, default=0.0,
                         help="LoLiSRFlow sampling temperature; 0 = the deterministic prediction (default)")
-    parser.add_argument("--tile", type=int, metavar="N", help="process N x N LR tiles (for large images)")
+    parser.add_argument("--tile", type=tile_argument, default="auto", metavar="N|auto|off",
+                        help="process N x N LR tiles; auto (default): only when the image would not fit in memory")
     parser.add_argument("--device", default="auto", help=f"{' | '.join(DEVICE_CHOICES)} | cuda:N (default auto)")
     parser.add_argument("--bf16", choices=("auto", "off"), default="auto",
                         help="bf16 autocast where the device computes bf16 natively (CUDA; CPUs with AVX-512 BF16 "
                              "or AMX): 1.5-1.8x faster on such a CPU, output within ~2e-3 of float32 "
                              "(benchmarks/README.md); off = float32 (default auto)")
-
-
-def read_rgb8(path: str | Path) -> torch.Tensor:
-    """An 8-bit RGB image file as a ``(3, h, w)`` float tensor in [0, 1] (see the module docstring's rule)."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"input image {path} does not exist")
-    try:
-        img = Image.open(path)
-    except (UnidentifiedImageError, OSError):
-        raise UserError(f"{path} is not an image Pillow can read; use an 8-bit RGB PNG or JPEG") from None
-    with img:
-        # Pillow opens 16-bit RGB PNGs as mode "RGB" and drops the low byte on load; only the raw mode tells.
-        if any(";16" in str(tile.args) for tile in img.tile):
-            raise UserError(f"{path} has 16 bits per channel; save it as 8-bit RGB first")
-        if img.mode != "RGB":
-            raise UserError(
-                f"{path} is a {img.mode} image ({_describe(img.mode)}); this needs 8-bit RGB: convert it first, "
-                "e.g. PIL's Image.open(p).convert('RGB').save(q)"
-            )
-        img = ImageOps.exif_transpose(img)  # a phone JPEG's orientation tag: process the image as it is shown
-        array = np.asarray(img, dtype=np.uint8)  # (h, w, 3)
-    return torch.from_numpy(array.copy()).permute(2, 0, 1).float() / 255  # (3, h, w)
-
-
-def _describe(mode: str) -> str:
-    if mode in ("L", "1", "I", "I;16", "I;16B", "F"):
-        return "grayscale, or more than 8 bits"
-    if mode in ("RGBA", "LA", "PA", "RGBa"):
-        return "with transparency"
-    return {"P": "palette colours", "CMYK": "printing colours"}.get(mode, "not plain RGB")
-
-
-def check_png_path(path: str | Path) -> Path:
-    path = Path(path)
-    if path.suffix.lower() != ".png":
-        raise UserError(f"output {path} must end in .png (the result is always written as a lossless PNG)")
-    return path
-
-
-def write_png(img: torch.Tensor, path: str | Path) -> Path:
-    """A ``(3, H, W)`` image in [0, 1] as an 8-bit PNG, atomically (temporary file in the folder, then rename)."""
-    path = check_png_path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    array = (img.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()  # (H, W, 3)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.png")
-    try:
-        Image.fromarray(array).save(tmp, format="PNG")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 def _enhance_options(model, args: argparse.Namespace) -> dict:
@@ -105,12 +52,14 @@ def _enhance_options(model, args: argparse.Namespace) -> dict:
         if "temperature" not in accepted:
             raise UserError(f"--temperature applies to LoLiSRFlow; {type(model).__name__} is deterministic")
         options["temperature"] = args.temperature
-    if args.tile is not None:
+    if args.tile is not None and args.tile != "auto":
         if "tile" not in accepted:
             raise UserError(f"--tile is not supported by {type(model).__name__}")
         if args.tile <= TILE_OVERLAP:
             raise UserError(f"--tile {args.tile} must be larger than the {TILE_OVERLAP}-pixel overlap, e.g. --tile 256")
         options.update(tile=args.tile, overlap=TILE_OVERLAP)
+    elif "tile" in accepted:
+        options.update(tile=args.tile, overlap=TILE_OVERLAP)  # auto or off
     return options
 
 
@@ -133,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - start
-    path = write_png(out.float(), args.output)
+    path = write_png(args.output, out.float())
     (h, w), (H, W) = lq.shape[-2:], out.shape[-2:]
     print(f"{path}: {W}x{H} (x{model.scale} of {w}x{h}), {seconds:.2f} s on {device} "
           f"({'bf16' if bf16 else 'float32'})")

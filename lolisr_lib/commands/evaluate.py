@@ -12,7 +12,6 @@ checkpoints; ``--baseline`` takes the classical ones.
 from __future__ import annotations
 
 import argparse
-import re
 import time
 
 from lolisr_lib.baselines import CLASSICAL_BASELINES, make_baseline
@@ -21,10 +20,7 @@ from lolisr_lib.evaluate import PROTOCOLS
 from lolisr_lib.model.pretrained import checkpoint_argument
 from lolisr_lib.runtime import hostmem
 from lolisr_lib.runtime.device import DEVICE_CHOICES
-
-# argparse reads "-3,-4" as an unknown option because only plain numbers count as negative numbers; a
-# comma-separated list of numbers is a value here (this parser has no option that looks like a number).
-NUMBER_LIST = re.compile(r"^-\d*\.?\d+(,\s*-?\d*\.?\d+)*$")
+from lolisr_lib.runtime.tiling import tile_argument
 
 
 def parse_exposures(text: str) -> tuple[float, ...]:
@@ -39,7 +35,6 @@ def parse_exposures(text: str) -> tuple[float, ...]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser._negative_number_matcher = NUMBER_LIST  # see NUMBER_LIST
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--checkpoint", metavar="CKPT", help="a model saved by `train` or `.save()`")
     what.add_argument("--pretrained", metavar="xS", help="a shipped model, x2 or x4 (data/pretrained/)")
@@ -54,8 +49,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "full is this library's default on full images (docs/data.md, section 7)")
     parser.add_argument("--crop", type=int, metavar="N", help="centre-crop the LR input to N x N (e.g. 624)")
     parser.add_argument("--y-channel", action="store_true", help="score BT.601 luma instead of RGB")
+    # "--exposures -3,-4" reaches here as "--exposures=-3,-4" (cli.attach_number_lists)
     parser.add_argument("--exposures", metavar="EVS", help="only these EVs, e.g. -3,-4")
     parser.add_argument("--limit", type=int, metavar="N", help="only the first N images")
+    parser.add_argument("--tile", type=tile_argument, default="auto", metavar="N|auto|off",
+                        help="LR tile side for LoLiSRFlow; auto (default): tile only images that would not fit in "
+                             "memory; off: never")
     parser.add_argument("--device", default="auto", help=f"{' | '.join(DEVICE_CHOICES)} | cuda:N (default auto)")
     parser.add_argument("--lpips-weights", metavar="FILE", help="local LPIPS-alex weights; without them n/a")
 
@@ -82,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         result = evaluate(
             model, root, args.split, args.scale, crop=args.crop, y_channel=args.y_channel, exposures=exposures,
             limit=args.limit, device=device, lpips_weights=args.lpips_weights, out_csv=args.out,
-            protocol=args.protocol,
+            protocol=args.protocol, tile=args.tile,
         )
     print(f"{name} on {root} ({args.split}, x{args.scale}), {time.perf_counter() - start:.1f} s")
     print(result.format())

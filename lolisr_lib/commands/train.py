@@ -33,23 +33,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.epilog = "Any other --FIELD=VALUE overrides a config field, e.g. --train.batch_size=4 --lr=1e-3."
     parser.allow_abbrev = False  # "--seed=1" is a config override, never an abbreviation of an option here
-    _collect_overrides(parser)
-
-
-def _collect_overrides(parser) -> None:
-    """Keep unknown ``--FIELD=VALUE`` arguments as ``args.overrides`` instead of failing on them.
-
-    The top-level parser (``cli.py``) parses strictly; a subcommand's parser is run with
-    ``parse_known_args``, so it is the one place where open-ended config overrides can be taken.
-    """
-    parse_known = parser.parse_known_args
-
-    def parse_known_args(args=None, namespace=None):
-        namespace, extras = parse_known(args, namespace)
-        namespace.overrides = [a for a in extras if a.startswith("--")]
-        return namespace, [a for a in extras if not a.startswith("--")]
-
-    parser.parse_known_args = parse_known_args
+    parser.set_defaults(overrides=[])  # cli.py puts the unknown "--FIELD=VALUE" options here
 
 
 def run(args) -> int:

@@ -15,12 +15,12 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from lolisr_lib.config import SCALES
 from lolisr_lib.data.cache import CACHE_ENV, cache_status, env_cache_dir
 from lolisr_lib.data.layout import (
     DUPLICATE_DIR,
     EXPOSURES_PER_SCENE,
     FULL_LLLR_COUNTS,
-    SCALES,
     SPLITS,
     Pair,
     parse_lllr_name,

@@ -29,8 +29,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from lolisr_lib.config import SCALES
 from lolisr_lib.data.cache import open_cache
-from lolisr_lib.data.layout import SCALES, SPLITS, Pair, index_split, resolve_root
+from lolisr_lib.data.layout import SPLITS, Pair, index_split, resolve_root
 from lolisr_lib.errors import DatasetError
 from lolisr_lib.image.color import equalize_hist
 from lolisr_lib.image.io import read_png

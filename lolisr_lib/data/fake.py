@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from lolisr_lib.data.layout import DATASET_DIR, INPUT_DIR, SCALES, SPLITS, TARGET_DIR, lllr_name
+from lolisr_lib.config import SCALES
+from lolisr_lib.data.layout import DATASET_DIR, INPUT_DIR, SPLITS, TARGET_DIR, lllr_name
 from lolisr_lib.errors import DatasetError
 from lolisr_lib.image.io import write_png
 

@@ -24,7 +24,6 @@ from lolisr_lib.errors import DatasetError
 
 DATASET_DIR = "RELLISUR-Dataset"  # the top folder of the RELLISUR zip
 SPLITS = ("Train", "Val", "Test")
-SCALES = (1, 2, 4)
 INPUT_DIR = "LLLR"
 TARGET_DIR = "NLHR"
 DUPLICATE_DIR = "NLHR-Duplicates"

@@ -28,7 +28,8 @@ import numpy as np
 import skimage.data
 from PIL import Image
 
-from lolisr_lib.data.layout import DATASET_DIR, DUPLICATE_DIR, INPUT_DIR, SCALES, SPLITS, TARGET_DIR, lllr_name
+from lolisr_lib.config import SCALES
+from lolisr_lib.data.layout import DATASET_DIR, DUPLICATE_DIR, INPUT_DIR, SPLITS, TARGET_DIR, lllr_name
 from lolisr_lib.errors import DatasetError
 from lolisr_lib.image.degrade import degrade, downscale_target
 from lolisr_lib.image.io import write_png

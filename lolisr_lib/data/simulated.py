@@ -25,7 +25,6 @@ import os
 
 import matplotlib
 import numpy as np
-import torch
 from PIL import Image
 from torch.utils.data import Dataset
 

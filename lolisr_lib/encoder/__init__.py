@@ -29,23 +29,33 @@ from lolisr_lib.errors import ConfigError
 ENCODERS: dict[str, type[nn.Module]] = {"mpct": MPCTEncoder, "cnn": ResidualCNNEncoder}
 
 
-def _arguments(cls: type[nn.Module]) -> set[str]:
-    return set(inspect.signature(cls).parameters) - {"scale"}
+def _arguments(cls: type[nn.Module]) -> dict[str, object]:
+    """Keyword arguments of an encoder class (all but ``scale``) and their defaults."""
+    parameters = inspect.signature(cls).parameters
+    return {name: p.default for name, p in parameters.items() if name != "scale"}
 
 
 def build_encoder(kind: str, scale: int, **kwargs) -> nn.Module:
     """The encoder named ``kind`` ("mpct" or "cnn") for ``scale``, with its keyword arguments ``kwargs``.
 
-    An argument that only another kind takes (``stages`` or ``heads`` for "cnn") is ignored, so that one
-    config can hold the union of the encoders' fields; an argument that no encoder takes is a ConfigError.
+    One config holds the union of the encoders' fields, so an argument that only another kind takes
+    (``stages`` or ``heads`` for "cnn") may be passed at that kind's default; at any other value it would be
+    silently ignored, which is a ConfigError. An argument that no encoder takes is a ConfigError too.
     """
     if kind not in ENCODERS:
         raise ConfigError(f"encoder kind {kind!r} is unknown; choose one of {sorted(ENCODERS)}")
-    known = set().union(*(_arguments(cls) for cls in ENCODERS.values()))
-    unknown = sorted(set(kwargs) - known)
+    defaults = {name: default for cls in ENCODERS.values() for name, default in _arguments(cls).items()}
+    unknown = sorted(set(kwargs) - set(defaults))
     if unknown:
-        raise ConfigError(f"no encoder takes the argument(s) {unknown}; they accept {sorted(known)}")
+        raise ConfigError(f"no encoder takes the argument(s) {unknown}; they accept {sorted(defaults)}")
     accepted = _arguments(ENCODERS[kind])
+    for name, value in kwargs.items():
+        if name not in accepted and value != defaults[name]:
+            users = [other for other, cls in ENCODERS.items() if name in _arguments(cls)]
+            raise ConfigError(
+                f"model.encoder.{name}={value!r} is not used by the {kind!r} encoder; leave it at its default "
+                f"{defaults[name]!r} or choose encoder.kind {' or '.join(map(repr, users))}"
+            )
     return ENCODERS[kind](scale, **{name: value for name, value in kwargs.items() if name in accepted})
 
 

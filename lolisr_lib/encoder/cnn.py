@@ -20,18 +20,27 @@ from lolisr_lib.encoder.heads import CondHead, ConditionEncoder, CRHead, check_f
 
 
 class ResidualBlock(nn.Module):
-    """``x + conv3x3(lrelu(conv3x3(x)))``, shape-preserving ``(B, C, H, W)``."""
+    """``x + res_scale * conv3x3(act(conv3x3(x)))``, shape-preserving ``(B, C, H, W)``, no normalisation.
 
-    def __init__(self, channels: int):
+    The CNN encoder uses LeakyReLU(0.2) and ``res_scale = 1``; the CNN baselines use EDSR's block: ReLU
+    (``negative_slope = 0``) and ``res_scale = 0.1``, which keeps deep stacks of un-normalised blocks stable
+    early in training. Batch norm is left out: it hurts image regression (EDSR).
+    """
+
+    def __init__(self, channels: int, *, negative_slope: float = 0.2, res_scale: float = 1.0):
         super().__init__()
+        # the convolution before the activation does not need its output for backward: ReLU may work in place
+        act = nn.LeakyReLU(negative_slope) if negative_slope else nn.ReLU(inplace=True)
         self.body = nn.Sequential(
             nn.Conv2d(channels, channels, 3, padding=1),
-            nn.LeakyReLU(0.2),
+            act,
             nn.Conv2d(channels, channels, 3, padding=1),
         )
+        self.res_scale = res_scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x)
+        body = self.body(x)
+        return x + (body if self.res_scale == 1.0 else self.res_scale * body)
 
 
 class ResidualCNNEncoder(ConditionEncoder):

@@ -15,13 +15,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from lolisr_lib.config import SCALES
 from lolisr_lib.encoder.blocks import LayerNorm2d, at_least_float32
 from lolisr_lib.encoder.features import EncoderFeatures
 from lolisr_lib.errors import ConfigError, UserError
 
-LEVELS = 3  # flow levels [paper]
-SCALES = (1, 2, 4)  # supported upscaling factors; x1 is pure enhancement
-MULTIPLE = 8  # lq height and width must be multiples of this (the model reflect-pads to it)
+LEVELS = 3  # flow levels the encoders serve, one condition each [paper]; model.flow.levels must equal it
+# lq height and width must be multiples of this (the model reflect-pads to it): the coarsest level sits at
+# scale * LR / 2**LEVELS, reached by stride-2 convs that must halve exactly for the branches to line up. x2 and
+# x4 would need only 4 and 2; one rule for every scale keeps padding, crops and tiles the same for all models.
+MULTIPLE = 2**LEVELS
 
 
 def check_scale(scale: int) -> int:

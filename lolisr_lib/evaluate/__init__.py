@@ -19,8 +19,8 @@ Images are enhanced one at a time (RELLISUR's x4 targets are 2500 x 2500) under 
 from __future__ import annotations
 
 import csv
+import inspect
 import math
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +35,7 @@ from lolisr_lib.evaluate.lpips import load_lpips, lpips_distance
 from lolisr_lib.evaluate.metrics import psnr, ssim
 from lolisr_lib.evaluate.published import ResultRow
 from lolisr_lib.runtime.device import resolve_device
+from lolisr_lib.runtime.files import atomic_write
 
 CSV_COLUMNS = ("scene", "ev", "psnr", "ssim", "lpips", "seconds")
 NA = "n/a"  # LPIPS when no weights were given
@@ -122,32 +123,32 @@ def summarise(rows: list[dict], protocol: str, *, split: str, scale: int) -> dic
     }
 
 
-def centre_crop(lq: torch.Tensor, gt: torch.Tensor, crop: int, scale: int, where: str) -> tuple:
-    """The centred ``crop x crop`` window of ``lq`` (..., h, w) and the matching ``scale * crop`` window of ``gt``."""
+def centre_crop(lq: torch.Tensor, gt: torch.Tensor, crop: int, scale: int, where: str = "", *,
+                clip: bool = False) -> tuple:
+    """The centred ``crop x crop`` window of ``lq`` (..., h, w) and the matching ``scale * crop`` window of ``gt``.
+
+    ``crop`` is in LR pixels. A ``crop`` larger than the input is an error naming ``where``, unless ``clip``:
+    then each side keeps at most what the input has (a small image is scored whole).
+    """
     h, w = lq.shape[-2:]
-    if crop > min(h, w):
+    if not clip and crop > min(h, w):
         raise UserError(f"crop={crop} is larger than the {h}x{w} input {where}; use a smaller --crop or none")
-    top, left = (h - crop) // 2, (w - crop) // 2
-    lq = lq[..., top : top + crop, left : left + crop]
-    gt = gt[..., scale * top : scale * (top + crop), scale * left : scale * (left + crop)]
+    crop_h, crop_w = min(crop, h), min(crop, w)
+    top, left = (h - crop_h) // 2, (w - crop_w) // 2
+    lq = lq[..., top : top + crop_h, left : left + crop_w]
+    gt = gt[..., scale * top : scale * (top + crop_h), scale * left : scale * (left + crop_w)]
     return lq, gt
 
 
 def write_csv(rows: list[dict], path: str | Path) -> Path:
     """The per-image rows as CSV, written atomically (a temporary file, then a rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with tmp.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
-            writer.writeheader()
-            for r in rows:
-                writer.writerow({**{k: _cell(r[k]) for k in CSV_COLUMNS}, "ev": f"{r['ev']:.1f}"})
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    def write(file) -> None:
+        writer = csv.DictWriter(file, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({**{k: _cell(r[k]) for k in CSV_COLUMNS}, "ev": f"{r['ev']:.1f}"})
+
+    return atomic_write(path, write, text=True)
 
 
 def _cell(value) -> str:
@@ -193,12 +194,15 @@ def evaluate(
     lpips_weights: str | Path | None = None,
     out_csv: str | Path | None = None,
     protocol: str | None = None,
+    tile: int | str | None = "auto",
 ) -> EvalResult:
     """Enhance every LLLR image of ``split`` at ``scale`` with ``model.enhance`` and score it (module docstring).
 
     ``model_or_baseline``: any model of the package (moved to ``device``, put in eval mode) or the name of a
     classical baseline. ``exposures``: EVs to keep (e.g. ``(-3, -4)``); ``limit``: the first N images only.
     ``protocol``: a name of :data:`PROTOCOLS`, which then sets ``crop`` and ``y_channel`` (leave them unset).
+    ``tile``: passed to models whose ``enhance`` tiles: ``"auto"`` (tile only what would not fit in memory),
+    ``None`` / ``"off"`` or a tile side in LR pixels.
     """
     from lolisr_lib.data import RellisurDataset  # deferred: the data module builds the miniature on demand
 
@@ -215,15 +219,17 @@ def evaluate(
     if crop is not None:  # fail before the progress bar starts; every image is checked again below
         first = dataset[0]
         centre_crop(first["lq"], first["gt"], crop, scale, first["lq_path"])
+    takes_tile = "tile" in inspect.signature(model.enhance).parameters
+    tiling = {"tile": tile} if takes_tile else {}
     with tqdm(range(n), desc=f"evaluate {split} x{scale}", unit="img") as bar:
-        rows = [_score_one(model, dataset[i], scale, crop, y_channel, device, lpips_net) for i in bar]
+        rows = [_score_one(model, dataset[i], scale, crop, y_channel, device, lpips_net, tiling) for i in bar]
     label = protocol_label(split, n, crop=crop, y_channel=y_channel, scale=scale, exposures=exposures, name=protocol)
     if out_csv is not None:
         write_csv(rows, out_csv)
     return EvalResult(rows, summarise(rows, label, split=split, scale=scale))
 
 
-def _score_one(model, item: dict, scale: int, crop, y_channel: bool, device, lpips_net) -> dict:
+def _score_one(model, item: dict, scale: int, crop, y_channel: bool, device, lpips_net, tiling: dict) -> dict:
     """Enhance one dataset item and score it: a CSV row."""
     lq, gt = item["lq"], item["gt"]  # (3, h, w), (3, s*h, s*w)
     if crop is not None:
@@ -233,7 +239,7 @@ def _score_one(model, item: dict, scale: int, crop, y_channel: bool, device, lpi
         if getattr(model, "reads_target", False):  # the oracle-gain reference reads the target's mean
             out = model.enhance(lq[None].to(device), target=gt[None].to(device))
         else:
-            out = model.enhance(lq[None].to(device))  # (1, 3, s*h, s*w)
+            out = model.enhance(lq[None].to(device), **tiling)  # (1, 3, s*h, s*w)
     if device.type == "cuda":
         torch.cuda.synchronize(device)  # kernels run asynchronously: time them to completion
     seconds = time.perf_counter() - start

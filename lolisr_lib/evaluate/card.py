@@ -19,9 +19,9 @@ import torch
 from torch import nn
 
 from lolisr_lib.baselines import make_baseline
-from lolisr_lib.data.cache.manifest import atomic_write
 from lolisr_lib.evaluate import evaluate
 from lolisr_lib.image.calibration import REAL_ROOT
+from lolisr_lib.runtime.files import atomic_write
 
 METHODS = ("he-bicubic", "oracle-gain")  # the rows a model card compares with
 

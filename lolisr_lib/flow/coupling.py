@@ -19,6 +19,10 @@ The scale function is a choice (``scale_fn``):
 - ``"sigmoid"`` (LLFlow/SRFlow): ``scale = sigmoid(raw + 2) + 1e-4``, which can only shrink going forward
   (scale < 1.0001) and so can grow by up to 1e4 per layer in the inverse, the "exploding inverse".
   ``raw = 0`` gives ``sigmoid(2) + 1e-4 ~ 0.881``, as in SRFlow.
+
+Both layers keep the contract of ``flow/base.py``. The code is the maths as written; at inference the fast path
+applies the affine map in place, reusing one temporary instead of allocating three (same bits): that form is in
+``runtime/fast_flow.py``, used when a layer's ``fast`` flag is set (``runtime/fastpath.py`` sets it).
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ import torch
 from torch import nn
 
 from lolisr_lib.errors import ConfigError, UserError
+from lolisr_lib.flow.base import InvertibleLayer
+from lolisr_lib.runtime import fast_flow
 
 SOFTCLAMP = 2.0  # c: the log-scale of one softclamp layer lies in [-c, c]
 SIGMOID_SHIFT = 2.0  # SRFlow's offset: sigmoid(raw + 2), so raw = 0 is a mild shrink
@@ -37,11 +43,7 @@ SIGMOID_FLOOR = 1e-4  # SRFlow's floor on the scale, which caps the inverse grow
 
 def softclamp_log_scale(raw: torch.Tensor) -> torch.Tensor:
     """``log scale = c * tanh(raw / c)``, ``c = 2``: smooth, equal to ``raw`` near 0, bounded by ``c``."""
-    # Evaluated as 2c * sigmoid(2 raw / c) - c, the same function (tanh(u) = 2 sigmoid(2u) - 1), because
-    # torch's CPU tanh is about 7x slower than its sigmoid (measured: benchmarks/README.md); the two differ
-    # by float rounding (~1e-7 absolute in float32). The in-place subtraction is autograd-safe (mul does not
-    # keep its output).
-    return torch.sigmoid(raw * (2 / SOFTCLAMP)).mul(2 * SOFTCLAMP).sub_(SOFTCLAMP)
+    return SOFTCLAMP * torch.tanh(raw / SOFTCLAMP)
 
 
 def sigmoid_log_scale(raw: torch.Tensor) -> torch.Tensor:
@@ -82,26 +84,18 @@ def coupling_subnet(in_channels: int, out_channels: int, hidden: int) -> nn.Sequ
     )
 
 
-def _in_place_ok(x: torch.Tensor, shift: torch.Tensor, log_scale: torch.Tensor) -> bool:
-    """Whether :func:`_affine` may reuse its temporaries: autograd needs none of them, and the result's dtype
-    (``log_scale``'s, in place) is the one the out-of-place formula would promote to."""
-    if torch.is_grad_enabled() and (x.requires_grad or shift.requires_grad or log_scale.requires_grad):
-        return False
-    return log_scale.dtype == torch.promote_types(torch.promote_types(x.dtype, shift.dtype), log_scale.dtype)
+def _affine(x: torch.Tensor, shift: torch.Tensor, log_scale: torch.Tensor, fast: bool) -> torch.Tensor:
+    """``(x + shift) * exp(log_scale)``; with ``fast``, the fast path's in-place form of it."""
+    if fast:
+        return fast_flow.affine(x, shift, log_scale)
+    return (x + shift) * torch.exp(log_scale)
 
 
-def _affine(x: torch.Tensor, shift: torch.Tensor, log_scale: torch.Tensor) -> torch.Tensor:
-    """``(x + shift) * exp(log_scale)``; at inference in place, saving two of three temporaries."""
-    if not _in_place_ok(x, shift, log_scale):
-        return (x + shift) * torch.exp(log_scale)
-    return torch.exp(log_scale).mul_(x + shift)
-
-
-def _affine_inverse(y: torch.Tensor, shift: torch.Tensor, log_scale: torch.Tensor) -> torch.Tensor:
-    """``y * exp(-log_scale) - shift``, the inverse of :func:`_affine`; at inference in place (same bits)."""
-    if not _in_place_ok(y, shift, log_scale):
-        return y * torch.exp(-log_scale) - shift
-    return log_scale.neg().exp_().mul_(y).sub_(shift)
+def _affine_inverse(y: torch.Tensor, shift: torch.Tensor, log_scale: torch.Tensor, fast: bool) -> torch.Tensor:
+    """``y * exp(-log_scale) - shift``, the inverse of :func:`_affine`; with ``fast``, its in-place form."""
+    if fast:
+        return fast_flow.affine_inverse(y, shift, log_scale)
+    return y * torch.exp(-log_scale) - shift
 
 
 def _at_least_float32(t: torch.Tensor) -> torch.Tensor:
@@ -117,7 +111,7 @@ def _require_cond(cond, layer: str) -> torch.Tensor:
     return cond
 
 
-class AffineInjector(nn.Module):
+class AffineInjector(InvertibleLayer):
     """``(shift, raw) = NN(cond)``, ``y = (x + shift) * scale(raw)`` (SRFlow's affine injector).
 
     ``NN`` maps ``cond`` ``(B, cond_channels, H, W)`` to ``2 * channels`` maps: the first ``channels`` are
@@ -136,14 +130,14 @@ class AffineInjector(nn.Module):
 
     def forward(self, x: torch.Tensor, cond=None) -> tuple[torch.Tensor, torch.Tensor]:
         shift, log_scale = self._shift_log_scale(cond)
-        return _affine(x, shift, log_scale), log_scale.sum(dim=(1, 2, 3))
+        return _affine(x, shift, log_scale, self.fast), log_scale.sum(dim=(1, 2, 3))
 
     def inverse(self, y: torch.Tensor, cond=None) -> tuple[torch.Tensor, torch.Tensor]:
         shift, log_scale = self._shift_log_scale(cond)
-        return _affine_inverse(y, shift, log_scale), -log_scale.sum(dim=(1, 2, 3))
+        return _affine_inverse(y, shift, log_scale, self.fast), -log_scale.sum(dim=(1, 2, 3))
 
 
-class CondAffineCoupling(nn.Module):
+class CondAffineCoupling(InvertibleLayer):
     """``x = (x1, x2)``; ``(shift, raw) = NN(cat(x1, cond))``; ``y = (x1, (x2 + shift) * scale(raw))`` (SRFlow).
 
     ``x1`` is the first ``ceil(C / 2)`` channels and passes through unchanged; ``x2`` the remaining
@@ -166,9 +160,10 @@ class CondAffineCoupling(nn.Module):
     def forward(self, x: torch.Tensor, cond=None) -> tuple[torch.Tensor, torch.Tensor]:
         x1, x2 = x.split(self.split_sizes, dim=1)
         shift, log_scale = self._shift_log_scale(x1, cond)
-        return torch.cat([x1, _affine(x2, shift, log_scale)], dim=1), log_scale.sum(dim=(1, 2, 3))
+        return torch.cat([x1, _affine(x2, shift, log_scale, self.fast)], dim=1), log_scale.sum(dim=(1, 2, 3))
 
     def inverse(self, y: torch.Tensor, cond=None) -> tuple[torch.Tensor, torch.Tensor]:
         y1, y2 = y.split(self.split_sizes, dim=1)
         shift, log_scale = self._shift_log_scale(y1, cond)
-        return torch.cat([y1, _affine_inverse(y2, shift, log_scale)], dim=1), -log_scale.sum(dim=(1, 2, 3))
+        y2 = _affine_inverse(y2, shift, log_scale, self.fast)
+        return torch.cat([y1, y2], dim=1), -log_scale.sum(dim=(1, 2, 3))

@@ -5,10 +5,15 @@ its LU parametrisation; RealNVP (Dinh et al. 2017, arXiv 1605.08803) the squeeze
 architecture. LoLiSRFlow (arXiv 2402.18871) lists ActNorm and the 1x1 convolution in its flow steps; the
 details follow LLFlow/SRFlow (``docs/model.md`` section 4).
 
-Every layer has one interface: ``forward(x, cond=None) -> (y, logdet)`` maps data to latent and
-``inverse(y, cond=None) -> (x, logdet)`` maps back; ``logdet`` is a per-sample ``(B,)`` tensor of
+Every layer keeps the contract of ``flow/base.py``: ``forward(x, cond=None) -> (y, logdet)`` maps data to
+latent and ``inverse(y, cond=None) -> (x, logdet)`` maps back; ``logdet`` is a per-sample ``(B,)`` tensor of
 ``log|det dy/dx|`` (the inverse returns the log-det of the inverse map, the negative). These layers ignore
 ``cond``; they accept it so that a container can call every layer the same way.
+
+The code is the maths as written. Two pieces have faster forms in ``runtime/fast_flow.py``, used when a layer's
+``fast`` flag is set (``runtime/fastpath.py`` sets it): InvConv1x1 keeps ``W`` and ``W^-1`` between inference
+calls instead of assembling them every call, and ActNorm remembers its ``initialized`` flag in Python instead of
+reading the buffer (a device sync on a GPU) on every training call.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from lolisr_lib.errors import UserError
+from lolisr_lib.flow.base import InvertibleLayer
+from lolisr_lib.runtime import fast_flow
 
 
 def _per_sample(logdet: torch.Tensor, batch: int) -> torch.Tensor:
@@ -25,7 +32,7 @@ def _per_sample(logdet: torch.Tensor, batch: int) -> torch.Tensor:
     return logdet.repeat(batch)
 
 
-class ActNorm(nn.Module):
+class ActNorm(InvertibleLayer):
     """Per-channel affine map ``y = (x + b) * exp(s)``, ``log|det| = H * W * sum(s)`` (Glow).
 
     Data-dependent initialisation: the first ``forward`` in *training* mode sets ``b = -mean`` and
@@ -41,25 +48,22 @@ class ActNorm(nn.Module):
         self.bias = nn.Parameter(torch.zeros(channels))
         self.log_scale = nn.Parameter(torch.zeros(channels))
         self.register_buffer("initialized", torch.tensor(False))
-        # Python mirror of the buffer, so that training calls do not read a GPU tensor (a device sync)
-        # every time; reset whenever a state_dict is loaded.
-        self._known_initialized = False
-        self.register_load_state_dict_post_hook(ActNorm._forget_initialized)
 
-    @staticmethod
-    def _forget_initialized(module: ActNorm, incompatible_keys) -> None:
-        module._known_initialized = False
+    def _is_initialized(self) -> bool:
+        """Whether the data-dependent initialisation has happened: the buffer's value (the fast path remembers it
+        in Python instead of reading a GPU tensor, a device sync, on every training call)."""
+        if self.fast:
+            return fast_flow.actnorm_initialized(self)
+        return bool(self.initialized)
 
     @torch.no_grad()
     def _initialize(self, x: torch.Tensor) -> None:
-        """Set ``b`` and ``s`` from the statistics of ``x`` ``(B, C, H, W)``, unless already initialised."""
-        if not bool(self.initialized):
-            mean = x.mean(dim=(0, 2, 3))  # (C,)
-            std = x.std(dim=(0, 2, 3), correction=0)  # (C,)
-            self.bias.copy_(-mean)
-            self.log_scale.copy_(-torch.log(std + 1e-6))
-            self.initialized.fill_(True)
-        self._known_initialized = True
+        """Set ``b`` and ``s`` from the statistics of ``x`` ``(B, C, H, W)``."""
+        mean = x.mean(dim=(0, 2, 3))  # (C,)
+        std = x.std(dim=(0, 2, 3), correction=0)  # (C,)
+        self.bias.copy_(-mean)
+        self.log_scale.copy_(-torch.log(std + 1e-6))
+        self.initialized.fill_(True)
 
     def _params(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``b`` and ``s`` shaped ``(1, C, 1, 1)``, and ``H * W * sum(s)`` as a ``(B,)`` log-det."""
@@ -68,7 +72,7 @@ class ActNorm(nn.Module):
         return self.bias.view(1, C, 1, 1), self.log_scale.view(1, C, 1, 1), logdet
 
     def forward(self, x: torch.Tensor, cond=None) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.training and not self._known_initialized:
+        if self.training and not self._is_initialized():
             self._initialize(x)
         b, s, logdet = self._params(x)
         return (x + b) * torch.exp(s), logdet
@@ -78,7 +82,7 @@ class ActNorm(nn.Module):
         return y * torch.exp(-s) - b, -logdet
 
 
-class InvConv1x1(nn.Module):
+class InvConv1x1(InvertibleLayer):
     """Invertible 1x1 convolution ``y = W x`` per pixel, ``log|det| = H * W * log|det W|`` (Glow).
 
     LU parametrisation: ``W = P L (U + diag(sign_s * exp(log_s)))`` with ``P`` a fixed permutation,
@@ -89,13 +93,8 @@ class InvConv1x1(nn.Module):
     from torch's global generator like any other parameter initialisation (seed with
     ``torch.manual_seed`` for a reproducible model; different layers get different rotations).
 
-    At inference (eval mode under ``torch.no_grad()``) the assembled ``W`` and ``W^-1`` are cached, since
-    every pixel of every call uses the same weights. The cache is keyed by the versions and storage of the
-    parameters and buffers, so an in-place update, ``load_state_dict`` or ``.to()`` rebuilds it, and
-    ``train()`` drops it. With autograd on, the weights are always rebuilt so gradients reach them.
-    ``cache_weights = False`` (or :func:`set_weight_cache`) turns the cache off, e.g. for a reference
-    timing; inside ``torch.compile`` the key cannot be read, so a compiled call uses the weights the last
-    eager call cached (``fastpath.prepare_for_inference`` makes one), else builds them in the graph.
+    ``W`` and ``W^-1`` are assembled from the factors on every call. With ``fast`` set (the fast path), they are
+    kept between inference calls instead (``runtime/fast_flow.py``; :func:`set_weight_cache` switches it alone).
 
     The product runs in the input's dtype even under autocast: ``x`` is the flow's own data path, whose
     rounding every later step inherits, and a 1x1 product is cheap next to the coupling networks.
@@ -114,8 +113,6 @@ class InvConv1x1(nn.Module):
         self.lower = nn.Parameter(lower)
         self.upper = nn.Parameter(torch.triu(upper, 1))
         self.log_s = nn.Parameter(torch.log(s.abs()))
-        self.cache_weights = True  # cache W and W^-1 at inference (see the class docstring)
-        self._cache: dict[str, tuple[tuple, torch.Tensor]] = {}
 
     def _factors(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The triangular factors: unit lower ``L`` and upper ``U + diag(sign_s * exp(log_s))``."""
@@ -123,48 +120,33 @@ class InvConv1x1(nn.Module):
         upper = self.upper * self.lower_mask.T + torch.diag(self.sign_s * torch.exp(self.log_s))
         return lower, upper
 
-    def _weight(self) -> torch.Tensor:
+    def matrix(self) -> torch.Tensor:
+        """``W = P L U``, ``(C, C)``."""
         lower, upper = self._factors()
-        return self.permutation @ lower @ upper  # (C, C)
+        return self.permutation @ lower @ upper
 
-    def _inverse_weight(self) -> torch.Tensor:
-        """``W^-1 = U^-1 L^-1 P^T`` by two triangular solves (``P`` is orthogonal)."""
+    def inverse_matrix(self) -> torch.Tensor:
+        """``W^-1 = U^-1 L^-1 P^T`` by two triangular solves (``P`` is orthogonal), ``(C, C)``."""
         lower, upper = self._factors()
         lower_inv_pt = torch.linalg.solve_triangular(lower, self.permutation.T, upper=False, unitriangular=True)
-        return torch.linalg.solve_triangular(upper, lower_inv_pt, upper=True)  # (C, C)
+        return torch.linalg.solve_triangular(upper, lower_inv_pt, upper=True)
 
-    def _cached(self, name: str, build) -> torch.Tensor:
-        if self.training or torch.is_grad_enabled() or not self.cache_weights:
-            return build()
-        if _is_compiling():
-            entry = self._cache.get(name)
-            return entry[1] if entry is not None else build()
-        key = tuple((t._version, t.data_ptr(), t.dtype, t.device)
-                    for t in (self.lower, self.upper, self.log_s, self.permutation, self.sign_s))
-        if name not in self._cache or self._cache[name][0] != key:
-            self._cache[name] = (key, build())
-        return self._cache[name][1]
-
-    @torch.no_grad()
-    def fill_cache(self) -> None:
-        """Build the inference cache now (in eval mode; a no-op in training mode or with the cache off), e.g.
-        before ``torch.compile`` traces the layer and can no longer check the cache's key."""
-        self._cached("weight", self._weight)
-        self._cached("inverse_weight", self._inverse_weight)
-
-    def train(self, mode: bool = True) -> InvConv1x1:
-        self._cache.clear()
-        return super().train(mode)
+    def _get_matrix(self, build) -> torch.Tensor:
+        """``build()``, i.e. :meth:`matrix` or :meth:`inverse_matrix` assembled now; the fast path serves them
+        from its cache at inference instead."""
+        if self.fast:
+            return fast_flow.cached_weight(self, build)
+        return build()
 
     def _logdet(self, x: torch.Tensor) -> torch.Tensor:
         B, _, H, W = x.shape
         return _per_sample(self.log_s.sum() * (H * W), B)  # (B,)
 
     def forward(self, x: torch.Tensor, cond=None) -> tuple[torch.Tensor, torch.Tensor]:
-        return _mix_channels(x, self._cached("weight", self._weight)), self._logdet(x)
+        return _mix_channels(x, self._get_matrix(self.matrix)), self._logdet(x)
 
     def inverse(self, y: torch.Tensor, cond=None) -> tuple[torch.Tensor, torch.Tensor]:
-        return _mix_channels(y, self._cached("inverse_weight", self._inverse_weight)), -self._logdet(y)
+        return _mix_channels(y, self._get_matrix(self.inverse_matrix)), -self._logdet(y)
 
 
 def _mix_channels(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -174,23 +156,16 @@ def _mix_channels(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         return F.conv2d(x, weight.to(x.dtype).view(C, C, 1, 1))  # (B, C, H, W)
 
 
-def _is_compiling() -> bool:
-    """True while torch.compile traces (``torch.compiler.is_compiling`` is missing from torch < 2.3)."""
-    is_compiling = getattr(torch.compiler, "is_compiling", None)
-    return bool(is_compiling()) if is_compiling is not None else False
-
-
 def set_weight_cache(module: nn.Module, enabled: bool) -> int:
-    """Turn the inference cache of every :class:`InvConv1x1` in ``module`` on or off; returns how many.
+    """Switch the fast form of every :class:`InvConv1x1` in ``module``, its inference cache of ``W`` and ``W^-1``
+    (``runtime/fast_flow.py``), on or off, dropping what was cached; returns how many layers.
 
-    Off, ``W`` and ``W^-1`` are rebuilt (LU products, two triangular solves) on every call: the "nothing
-    cached" reference of ``python -m lolisr_lib bench``. Turning it off also drops what was cached.
+    Off, ``W`` and ``W^-1`` are rebuilt (LU products, two triangular solves) on every call, as written: the
+    "nothing cached" reference of ``python -m lolisr_lib bench``.
     """
     layers = [m for m in module.modules() if isinstance(m, InvConv1x1)]
     for layer in layers:
-        layer.cache_weights = enabled
-        if not enabled:
-            layer._cache.clear()
+        fast_flow.use_weight_cache(layer, enabled)
     return len(layers)
 
 
@@ -237,7 +212,7 @@ def unsqueeze(y: torch.Tensor, times: int = 1) -> torch.Tensor:
     return y
 
 
-class Squeeze(nn.Module):
+class Squeeze(InvertibleLayer):
     """Space-to-depth by 2, ``(B, C, H, W) -> (B, 4C, H/2, W/2)``; a permutation, so ``log|det| = 0``.
 
     Output channel ``4*c + 2*dy + dx`` holds input channel ``c`` at pixel ``(2*i + dy, 2*j + dx)``.

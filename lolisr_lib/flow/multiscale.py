@@ -9,7 +9,8 @@ and its condition both have the spatial size ``H / 2**l``.
 At ``levels=3`` on an RGB image without split the final latent is ``(B, 192, H/8, W/8)``; with split
 it is ``(B, 48, H/8, W/8)`` and the factored halves are ``(B, 6, H/2, W/2)`` and ``(B, 12, H/4, W/4)``.
 The prior of the final latent (the CR-map mean, ``docs/model.md`` section 5) is the model's business, not the
-flow's: the flow returns latents, log-det and the split priors' log-probability.
+flow's: the flow returns latents, log-det and the split priors' log-probability. A list of latents and a list of
+conditions in, so not an ``InvertibleLayer``; ``flow/base.py`` says how its signature differs.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ Multi-scale architecture of RealNVP (Dinh et al. 2017, arXiv 1605.08803) with a 
 
 Splitting is a partition of the channels, so its log-det is 0; what it contributes to the likelihood is
 the log-probability of ``z`` under its prior, which :class:`Split` returns *separately* from any log-det.
+That, and returning two tensors, is why it is not an ``InvertibleLayer`` (``flow/base.py`` says how it differs).
 """
 
 from __future__ import annotations

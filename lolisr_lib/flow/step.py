@@ -5,7 +5,8 @@
 - :class:`UnconditionalStep` = ActNorm, InvConv1x1 (LLFlow puts two after every squeeze).
 
 A chain's log-det is the sum of its layers' log-dets (chain rule; each layer returns its own), and its
-inverse runs the layers' inverses in reverse order.
+inverse runs the layers' inverses in reverse order. A chain keeps the same contract as its layers
+(``flow/base.py``), so chains nest.
 """
 
 from __future__ import annotations
@@ -16,18 +17,19 @@ import torch
 from torch import nn
 
 from lolisr_lib.errors import ConfigError
+from lolisr_lib.flow.base import InvertibleLayer
 from lolisr_lib.flow.coupling import AffineInjector, CondAffineCoupling
 from lolisr_lib.flow.layers import ActNorm, InvConv1x1
 
 
-class FlowSequence(nn.Module):
+class FlowSequence(InvertibleLayer):
     """Invertible layers applied in order: ``forward`` runs them first to last, ``inverse`` last to first.
 
     Every layer gets the same ``cond``; unconditional layers ignore it. The running log-det starts from
     the first layer's instead of a zeros tensor, so a call allocates no constants.
     """
 
-    def __init__(self, layers: Iterable[nn.Module]):
+    def __init__(self, layers: Iterable[InvertibleLayer]):
         super().__init__()
         self.layers = nn.ModuleList(layers)
         if len(self.layers) == 0:

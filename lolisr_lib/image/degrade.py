@@ -244,6 +244,30 @@ def _check_scale(img: np.ndarray, scale: int, name: str) -> None:
         )
 
 
+def check_capture(hr: np.ndarray, scale: int, ev: float) -> None:
+    """The arguments of a simulated capture, checked: a UserError naming the one at fault."""
+    _check_image(hr, "hr")
+    _check_scale(hr, scale, "hr")
+    if not np.isfinite(ev) or ev > 0:
+        raise UserError(f"ev must be a finite exposure <= 0 (e.g. -3.0 for three stops darker); got {ev!r}")
+
+
+def light_on_sensor(hr: np.ndarray, scale: int, ev: float, cam: Camera) -> np.ndarray:
+    """The optics: linear light, lens blur, area sampling by the pixels, the exposure and the RGB gains.
+
+    Returns float64 (H / scale, W / scale, 3) as a fraction of the full well (1 = white).
+    """
+    linear = area_downsample(optical_blur(to_linear(hr), cam.blur_sigma), scale)
+    return expose(linear, ev, cam.channel_gain)
+
+
+def develop(electrons: np.ndarray, cam: Camera) -> np.ndarray:
+    """The camera's processing of a sensor reading (electrons): ISO gain, clipping, the tone curve, the sRGB
+    response with its black point, 8 bits. Returns uint8."""
+    dn = clip_white(iso_amplify(electrons, cam.iso_gain, cam.full_well))
+    return quantize_8bit(camera_response(tone_curve(dn, cam.tone_gamma), cam.black_point))
+
+
 def degrade(
     hr: np.ndarray, scale: int, ev: float, params: DegradeParams = DegradeParams(), seed: int = 0
 ) -> np.ndarray:
@@ -253,17 +277,12 @@ def degrade(
     stops, <= 0. Returns uint8 (H / scale, W / scale, 3). Deterministic: the same ``seed`` gives the same
     noise (``numpy.random.default_rng(seed)``).
     """
-    _check_image(hr, "hr")
-    _check_scale(hr, scale, "hr")
-    if not np.isfinite(ev) or ev > 0:
-        raise UserError(f"ev must be a finite exposure <= 0 (e.g. -3.0 for three stops darker); got {ev!r}")
+    check_capture(hr, scale, ev)
     rng = np.random.default_rng(seed)
     cam = params.at(ev)
-    linear = area_downsample(optical_blur(to_linear(hr), cam.blur_sigma), scale)
-    light = expose(linear, ev, cam.channel_gain)
+    light = light_on_sensor(hr, scale, ev, cam)
     electrons = read_noise(shot_noise(light, cam.full_well, rng), cam.read_noise, rng)
-    dn = clip_white(iso_amplify(electrons, cam.iso_gain, cam.full_well))
-    return quantize_8bit(camera_response(tone_curve(dn, cam.tone_gamma), cam.black_point))
+    return develop(electrons, cam)
 
 
 def downscale_target(gt: np.ndarray, factor: int) -> np.ndarray:

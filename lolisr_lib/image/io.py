@@ -11,6 +11,9 @@ the first 33 bytes) and checked before decoding. The rule:
 - 16-bit (or any depth other than 8), grayscale, grayscale + alpha, palette: refused, with a message saying
   how to convert, because reading them as 8-bit RGB would change the data the model is trained and scored on.
 - Not a PNG, truncated, corrupt: refused when the file is read.
+
+User photos (``enhance``) go through :func:`read_rgb8`: 8-bit RGB PNG or JPEG, EXIF orientation applied,
+anything else refused with a message saying how to convert. Every write (:func:`write_png`) is atomic.
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
 
-from lolisr_lib.errors import DatasetError
+from lolisr_lib.errors import DatasetError, UserError
+from lolisr_lib.runtime.files import atomic_write
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 COLOR_TYPES = {0: "grayscale", 2: "RGB", 3: "palette", 4: "grayscale with alpha", 6: "RGBA"}
@@ -112,6 +117,53 @@ def read_png(path: str | Path, name: str | None = None) -> np.ndarray:
     return np.ascontiguousarray(pixels)  # dropping alpha leaves a strided view
 
 
-def write_png(path: str | Path, img: np.ndarray) -> None:
-    """Write a uint8 ``(H, W, 3)`` image as an 8-bit RGB PNG, byte-identical for identical pixels."""
-    Image.fromarray(img).save(path, format="PNG", compress_level=3)
+def to_uint8(img: torch.Tensor) -> np.ndarray:
+    """A ``(3, H, W)`` float image in [0, 1] as a uint8 ``(H, W, 3)`` array (clipped, rounded)."""
+    return (img.detach().clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+
+
+def write_png(path: str | Path, img: np.ndarray | torch.Tensor) -> Path:
+    """Write an image as an 8-bit RGB PNG, atomically, byte-identical for identical pixels.
+
+    ``img``: a uint8 ``(H, W, 3)`` array, or a ``(3, H, W)`` float tensor in [0, 1] (see :func:`to_uint8`).
+    """
+    array = to_uint8(img) if isinstance(img, torch.Tensor) else img
+    return atomic_write(path, lambda file: Image.fromarray(array).save(file, format="PNG", compress_level=3))
+
+
+def read_rgb8(path: str | Path) -> torch.Tensor:
+    """An 8-bit RGB image file as a ``(3, h, w)`` float tensor in [0, 1] (see the module docstring's rule)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"input image {path} does not exist")
+    try:
+        img = Image.open(path)
+    except (UnidentifiedImageError, OSError):
+        raise UserError(f"{path} is not an image Pillow can read; use an 8-bit RGB PNG or JPEG") from None
+    with img:
+        # Pillow opens 16-bit RGB PNGs as mode "RGB" and drops the low byte on load; only the raw mode tells.
+        if any(";16" in str(tile.args) for tile in img.tile):
+            raise UserError(f"{path} has 16 bits per channel; save it as 8-bit RGB first")
+        if img.mode != "RGB":
+            raise UserError(
+                f"{path} is a {img.mode} image ({_describe(img.mode)}); this needs 8-bit RGB: convert it first, "
+                "e.g. PIL's Image.open(p).convert('RGB').save(q)"
+            )
+        img = ImageOps.exif_transpose(img)  # a phone JPEG's orientation tag: process the image as it is shown
+        array = np.asarray(img, dtype=np.uint8)  # (h, w, 3)
+    return torch.from_numpy(array.copy()).permute(2, 0, 1).float() / 255  # (3, h, w)
+
+
+def _describe(mode: str) -> str:
+    if mode in ("L", "1", "I", "I;16", "I;16B", "F"):
+        return "grayscale, or more than 8 bits"
+    if mode in ("RGBA", "LA", "PA", "RGBa"):
+        return "with transparency"
+    return {"P": "palette colours", "CMYK": "printing colours"}.get(mode, "not plain RGB")
+
+
+def check_png_path(path: str | Path) -> Path:
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise UserError(f"output {path} must end in .png (the result is always written as a lossless PNG)")
+    return path

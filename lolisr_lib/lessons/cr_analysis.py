@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lolisr_lib.data.layout import SCALES, index_split, resolve_root
+from lolisr_lib.config import SCALES
+from lolisr_lib.data.layout import index_split, resolve_root
 from lolisr_lib.errors import DatasetError, UserError
 from lolisr_lib.image.color import cr_map, linear_to_srgb
 from lolisr_lib.image.degrade import (

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lolisr_lib.errors import UserError
 from lolisr_lib.image.degrade import (
     DegradeParams,
     area_downsample,
     camera_response,
+    check_capture,
     clip_white,
     expose,
     iso_amplify,
@@ -50,12 +50,7 @@ def degrade_steps(
     Same arguments and the same random draws as :func:`~lolisr_lib.image.degrade.degrade`, so ``steps[-1].image``
     equals its output exactly. ``hr``: uint8 (or float in [0, 1]) ``(H, W, 3)``, ``scale`` divides H and W.
     """
-    if not isinstance(hr, np.ndarray) or hr.ndim != 3 or hr.shape[2] != 3:
-        raise UserError(f"hr must be a numpy array of shape (H, W, 3); got {getattr(hr, 'shape', type(hr))}")
-    if not isinstance(scale, (int, np.integer)) or scale < 1 or hr.shape[0] % scale or hr.shape[1] % scale:
-        raise UserError(f"scale must be a positive integer dividing the size {hr.shape[:2]} of hr; got {scale!r}")
-    if not np.isfinite(ev) or ev > 0:
-        raise UserError(f"ev must be a finite exposure <= 0 (e.g. -3.0 for three stops darker); got {ev!r}")
+    check_capture(hr, scale, ev)
     rng = np.random.default_rng(seed)
     cam = params.at(ev)
     white_in = 255.0 if hr.dtype == np.uint8 else 1.0

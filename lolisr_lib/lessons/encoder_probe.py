@@ -15,6 +15,7 @@ encoder without changing it:
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,14 +71,19 @@ def trace_shapes(encoder: nn.Module, lq: torch.Tensor) -> list[ShapeRow]:
     modules += [(stage, record(f"stage {s + 1} (after fusion)")) for s, stage in enumerate(encoder.stages)]
     modules += [(head, record("condition", b + 1)) for b, head in enumerate(encoder.cond_heads)]
     modules += [(encoder.cr_head, record("CR map"))]
-    handles = [module.register_forward_hook(hook) for module, hook in modules]
+    with _hooks([module.register_forward_hook(hook) for module, hook in modules]), torch.no_grad():
+        encoder(lq)
+    return rows
+
+
+@contextmanager
+def _hooks(handles):
+    """Keep the forward hooks ``handles`` registered for the ``with`` block only, whatever happens in it."""
     try:
-        with torch.no_grad():
-            encoder(lq)
+        yield
     finally:
         for handle in handles:
             handle.remove()
-    return rows
 
 
 def _describe(resizer: nn.Module) -> str:
@@ -107,24 +113,20 @@ def fusion_traffic(encoder: nn.Module, lq: torch.Tensor) -> list[Message]:
     if not fusions:
         raise UserError(f"{type(encoder).__name__} has no CrossScaleFusion; fusion_traffic needs an MPCTEncoder")
     captured: list[tuple[CrossScaleFusion, list[torch.Tensor]]] = []
-    handles = [f.register_forward_pre_hook(lambda module, args: captured.append((module, list(args[0]))))
-               for f in fusions]
-    try:
-        with torch.no_grad():
-            encoder(lq)
-            messages = []
-            for stage, (fusion, xs) in enumerate(captured, start=1):
-                for i, x in enumerate(xs):
-                    for j, target in enumerate(xs):
-                        if i == j:
-                            continue
-                        resizer = fusion.resize[i][j]
-                        message = resizer(x)  # (B, C_j, H_j, W_j)
-                        messages.append(Message(stage, i + 1, j + 1, _describe(resizer), tuple(message.shape),
-                                                _rms(message), _rms(target)))
-    finally:
-        for handle in handles:
-            handle.remove()
+    hooks = [f.register_forward_pre_hook(lambda module, args: captured.append((module, list(args[0]))))
+             for f in fusions]
+    with _hooks(hooks), torch.no_grad():
+        encoder(lq)
+        messages = []
+        for stage, (fusion, xs) in enumerate(captured, start=1):
+            for i, x in enumerate(xs):
+                for j, target in enumerate(xs):
+                    if i == j:
+                        continue
+                    resizer = fusion.resize[i][j]
+                    message = resizer(x)  # (B, C_j, H_j, W_j)
+                    messages.append(Message(stage, i + 1, j + 1, _describe(resizer), tuple(message.shape),
+                                            _rms(message), _rms(target)))
     return messages
 
 

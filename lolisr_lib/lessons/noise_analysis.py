@@ -33,17 +33,13 @@ from lolisr_lib.errors import UserError
 from lolisr_lib.image.color import linear_to_srgb, srgb_to_linear
 from lolisr_lib.image.degrade import (
     DegradeParams,
-    area_downsample,
-    camera_response,
-    clip_white,
+    check_capture,
+    develop,
     expose,
-    iso_amplify,
-    optical_blur,
-    quantize_8bit,
+    light_on_sensor,
     read_noise,
     shot_noise,
     to_linear,
-    tone_curve,
 )
 
 PEAK = 255.0  # errors are measured in 8-bit code values, as PSNR is
@@ -113,13 +109,6 @@ def snr_amplitude_and_power(electrons: np.ndarray) -> tuple[float, float]:
     return mean / np.sqrt(var), mean**2 / var
 
 
-def _check_capture(hr: np.ndarray, scale: int) -> None:
-    if not isinstance(hr, np.ndarray) or hr.ndim != 3 or hr.shape[2] != 3:
-        raise UserError(f"hr must be a numpy array of shape (H, W, 3); got {getattr(hr, 'shape', type(hr))}")
-    if not isinstance(scale, (int, np.integer)) or scale < 1 or hr.shape[0] % scale or hr.shape[1] % scale:
-        raise UserError(f"scale must be a positive integer dividing the size {hr.shape[:2]} of hr; got {scale!r}")
-
-
 def simulate_noise_free(hr: np.ndarray, scale: int, ev: float, params: DegradeParams = DegradeParams()) -> np.ndarray:
     """The capture :func:`~lolisr_lib.image.degrade.degrade` makes, with the noise switched off: uint8 (H/s, W/s, 3).
 
@@ -127,12 +116,9 @@ def simulate_noise_free(hr: np.ndarray, scale: int, ev: float, params: DegradePa
     noise is added; every other step (blur, area sampling, gain, clipping, the camera's curve, 8 bits) is the
     same. ``degrade(...) - simulate_noise_free(...)`` is the noise of one capture (plus rounding).
     """
-    _check_capture(hr, scale)
+    check_capture(hr, scale, ev)
     cam = params.at(ev)
-    linear = area_downsample(optical_blur(to_linear(hr), cam.blur_sigma), scale)
-    electrons = expose(linear, ev, cam.channel_gain) * cam.full_well
-    dn = clip_white(iso_amplify(electrons, cam.iso_gain, cam.full_well))
-    return quantize_8bit(camera_response(tone_curve(dn, cam.tone_gamma), cam.black_point))
+    return develop(light_on_sensor(hr, scale, ev, cam) * cam.full_well, cam)
 
 
 def ideal_brighten(lq: np.ndarray, ev: float, params: DegradeParams = DegradeParams()) -> np.ndarray:

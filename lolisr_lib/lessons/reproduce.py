@@ -18,7 +18,6 @@ the sequential CNN (:func:`sequential_stages`).
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ from lolisr_lib.evaluate.metrics import psnr
 from lolisr_lib.evaluate.published import TABLES, ResultRow, comparison_rows, render_markdown
 from lolisr_lib.image.color import rgb_to_y
 from lolisr_lib.model.build import load_model
+from lolisr_lib.runtime.files import atomic_write_text
 
 MINIATURE_NOTE = (
     "the bundled miniature (scikit-image photographs darkened by the simulator, 64 px inputs; the LoLiSRFlow row "
@@ -222,13 +222,7 @@ def results_markdown(methods: Sequence[Method], results: dict[str, EvalResult], 
 
 def write_results(markdown: str, out_dir, scale: int) -> Path:
     """``out_dir/results_x{scale}.md``, written atomically (a temporary file, then a rename)."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"results_x{scale}.md"
-    tmp = out / f".{path.name}.tmp-{os.getpid()}"
-    tmp.write_text(markdown)
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(Path(out_dir) / f"results_x{scale}.md", markdown)
 
 
 # ------------------------------------------------------------------------------------------ examples and extras

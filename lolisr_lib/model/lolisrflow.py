@@ -21,13 +21,34 @@ import torch.nn.functional as F
 from torch import nn
 
 from lolisr_lib.checkpoint import checkpoint_config, expect_scale, read_checkpoint, restore, write_checkpoint
-from lolisr_lib.config import Config, ModelConfig
+from lolisr_lib.config import SCALES, Config, ModelConfig
 from lolisr_lib.encoder import build_encoder, encoder_features
-from lolisr_lib.errors import CheckpointError, UserError
+from lolisr_lib.encoder.heads import LEVELS, MULTIPLE
+from lolisr_lib.errors import CheckpointError, ConfigError, UserError
 from lolisr_lib.flow import ConditionalFlow, Squeeze
 from lolisr_lib.flow.likelihood import bits_per_dim, dequantize, gaussian_log_prob, nll_bits_per_pixel
 from lolisr_lib.image.color import cr_map
-from lolisr_lib.runtime.tiling import tiled_apply
+from lolisr_lib.runtime.tiling import available_memory, choose_tile, tiled_apply
+
+
+def validate_model_config(config: Config) -> None:
+    """Raise a ConfigError naming the field where LoLiSRFlow cannot run ``config.model``'s geometry.
+
+    Called when the model is built, so that a bad value fails there and not at the first forward pass.
+    """
+    m = config.model
+    if m.flow.levels != LEVELS:
+        raise ConfigError(f"model.flow.levels={m.flow.levels}: the encoder serves {LEVELS} levels (one condition "
+                          f"each); set model.flow.levels={LEVELS}")
+    # The flow squeezes HR by 2 per level (HR / 2**levels) and the encoder takes LR sides that are multiples of
+    # MULTIPLE = 2**levels at every scale (its coarsest branch is LR / 8 at x1); padding LR to such a multiple
+    # satisfies both, since HR = scale * LR.
+    if m.pad_multiple < 1 or m.pad_multiple % MULTIPLE:
+        raise ConfigError(
+            f"model.pad_multiple={m.pad_multiple} must be a positive multiple of 2**levels={MULTIPLE}: the encoder "
+            f"takes LR sides that divide by {MULTIPLE} at every scale, and the flow squeezes HR by 2 at each of its "
+            f"{LEVELS} levels"
+        )
 
 
 class LoLiSRFlow(nn.Module):
@@ -39,13 +60,15 @@ class LoLiSRFlow(nn.Module):
             config = Config(model=config)
         self.config = config
         m = config.model
-        if m.scale not in (1, 2, 4):
+        if m.scale not in SCALES:
             raise UserError(f"model.scale={m.scale} is not supported; use 1, 2 or 4")
+        # a config the encoder or the flow cannot run fails here, naming the field, not at the first forward
+        validate_model_config(config)
         self.scale = m.scale
         self.levels = m.flow.levels
         # LR inputs are padded to a multiple of this, so that every encoder branch and flow level has an
-        # integer size (docs/model.md section 1): HR must divide by 2**L and LR by the encoder's coarsest stride.
-        self.pad_multiple = max(m.pad_multiple, 8)
+        # integer size (docs/model.md section 1): validate_model_config checks it is a multiple of 2**levels.
+        self.pad_multiple = m.pad_multiple
         e = m.encoder
         self.encoder = build_encoder(
             e.kind,
@@ -82,7 +105,7 @@ class LoLiSRFlow(nn.Module):
 
     # ----------------------------------------------------------------------------------------------- shapes
     def _pad(self, lq: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
-        """Reflect-pad ``lq`` (B, 3, h, w) at the bottom/right to a multiple of ``pad_multiple``."""
+        """Reflect-pad ``lq`` (B, 3, h, w) at the bottom/right to a multiple of ``pad_multiple`` (of 2**levels)."""
         if lq.dim() != 4 or lq.shape[1] != 3:
             raise UserError(f"lq must be a (B, 3, h, w) tensor, got shape {tuple(lq.shape)}")
         h, w = lq.shape[-2:]
@@ -161,13 +184,13 @@ class LoLiSRFlow(nn.Module):
         }
 
     # ------------------------------------------------------------------------------------------ flow access
-    def encode(self, lq: torch.Tensor, gt: torch.Tensor, *, return_logdet: bool = False):
-        """The latent of ``gt`` given ``lq``: a tensor, or a list (final latent last) when the flow splits."""
+    def encode(self, lq: torch.Tensor, gt: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """The latents of ``gt`` given ``lq`` and the flow's log-det ``(B,)``. The latents are a list: one factored
+        half per split level (none when the flow does not split), the final latent last."""
         lq_p, size = self._pad(lq)
         conds, _ = self.encoder(lq_p)
         latents, logdet, _ = self.flow(self._pad_gt(gt, lq_p, size), conds)
-        z = latents if len(latents) > 1 else latents[0]
-        return (z, logdet) if return_logdet else z
+        return latents, logdet
 
     def decode(self, lq: torch.Tensor, z) -> torch.Tensor:
         """The image ``F^-1(z; E(lq))``, unclamped, cropped to ``scale`` times the size of ``lq``."""
@@ -197,7 +220,7 @@ class LoLiSRFlow(nn.Module):
         lq: torch.Tensor,
         temperature: float = 0.0,
         *,
-        tile: int | None = None,
+        tile: int | str | None = "auto",
         overlap: int = 16,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
@@ -205,17 +228,31 @@ class LoLiSRFlow(nn.Module):
 
         Any input size (reflect padding, cropped back). ``temperature=0`` is the deterministic prediction at
         the prior mean. ``tile`` (LR pixels, a multiple of 8) processes overlapping tiles one at a time, for
-        images too large for memory; the latent noise is drawn once for the whole image, so tiled and
-        untiled results agree (up to the tiles' limited context; see the tests for the tolerance).
+        images too large for memory; ``"auto"`` (default) tiles only when the image would not fit
+        (:func:`lolisr_lib.runtime.tiling.choose_tile`, from :meth:`inference_bytes_per_hr_pixel`), ``None`` or
+        ``"off"`` never. The latent noise is drawn once for the whole image, so tiled and untiled results agree
+        (up to the tiles' limited context; see the tests for the tolerance).
         """
         if lq.dim() == 3:
             return self.enhance(lq[None], temperature, tile=tile, overlap=overlap, generator=generator)[0]
         lq_p, (h, w) = self._pad(lq)
+        tile = choose_tile(tile, lq_p.shape[-2:], self.scale, self.inference_bytes_per_hr_pixel() * lq_p.shape[0],
+                           available_memory(lq_p.device), overlap=overlap, align=self.pad_multiple)
         if tile is None or (tile >= lq_p.shape[-2] and tile >= lq_p.shape[-1]):
             out = self._generate(lq_p, temperature, generator=generator)
         else:
             out = self._enhance_tiled(lq_p, temperature, tile, overlap, generator)
         return out[..., : self.scale * h, : self.scale * w].clamp(0, 1)
+
+    def inference_bytes_per_hr_pixel(self) -> float:
+        """Estimated peak memory of :meth:`enhance` per output pixel (float32, one image, no gradient).
+
+        Fitted to measured peaks on CPU (``benchmarks/inference_memory.py``: paper-x4 1,281, paper-x2 1,347,
+        small-x2 510, tiny-x4 305 bytes per HR pixel): the widest live tensors are each level's condition and
+        the coupling networks' inputs, so the cost follows the condition width first, the hidden width second.
+        """
+        flow = self.config.model.flow
+        return 4.0 * (2.42 * flow.cond_channels + 0.24 * flow.hidden)
 
     def _enhance_tiled(self, lq_p, temperature, tile, overlap, generator) -> torch.Tensor:
         # Global statistics (the histogram-equalised input) come from the whole image, not from each tile.
@@ -262,7 +299,7 @@ class LoLiSRFlow(nn.Module):
 
     # -------------------------------------------------------------------------------------------- checkpoints
     def save(self, path: str | Path) -> Path:
-        """Write weights + config (JSON) atomically; read back with :meth:`load` or ``lolisr_lib.model.build.load_model``."""
+        """Write weights + config (JSON) atomically; read back with :meth:`load` or ``model.build.load_model``."""
         return write_checkpoint(path, self.config, self.state_dict())
 
     @classmethod

@@ -13,21 +13,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 from torch import nn
 
 from lolisr_lib.checkpoint import checkpoint_config, inference_weights, read_checkpoint, write_checkpoint
 from lolisr_lib.errors import CheckpointError, UserError
 
 PRETRAINED_DIR = Path(__file__).resolve().parents[2] / "data" / "pretrained"
-SCALES = (2, 4)
+SHIPPED_SCALES = (2, 4)
 
 
 def parse_scale(text: str | int) -> int:
     """``"x2"``, ``"2"`` or ``2`` to 2; anything else is a :class:`UserError` listing the shipped scales."""
     value = str(text).strip().lower().removeprefix("x")
-    if value not in {str(s) for s in SCALES}:
-        raise UserError(f"--pretrained {text!r}: the shipped models are {', '.join(f'x{s}' for s in SCALES)}")
+    if value not in {str(s) for s in SHIPPED_SCALES}:
+        raise UserError(f"--pretrained {text!r}: the shipped models are {', '.join(f'x{s}' for s in SHIPPED_SCALES)}")
     return int(value)
 
 

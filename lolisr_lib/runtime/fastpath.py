@@ -6,7 +6,9 @@ is executed, never what it computes (``benchmarks/README.md`` has the measured e
 - **channels_last**: convolution weights and activations in NHWC order, which oneDNN (CPU) and cuDNN (GPU)
   convolve fastest; the flow follows its conditions' layout (``flow/multiscale.py``), so once the encoder's
   weights are channels-last the whole model runs NHWC without conversions;
-- **cached 1x1 weights**: every ``InvConv1x1`` keeps ``W`` and ``W^-1`` between calls at inference;
+- **the flow layers' fast forms** (:func:`use_fast_flow`, the forms in :mod:`lolisr_lib.runtime.fast_flow`): every
+  ``InvConv1x1`` keeps ``W`` and ``W^-1`` between calls at inference, the affine layers work in place at
+  inference, and the ActNorms remember their initialisation flag instead of reading it from the device;
 - **torch.compile** where it pays: on CUDA it fuses the many small element-wise ops of the affine layers and
   the transformer blocks; on CPU it compiles for 40-90 s per input shape for 1.2-1.3x, so the bench leaves
   it off there unless asked;
@@ -31,7 +33,22 @@ import torch
 from torch import nn
 
 from lolisr_lib.errors import UserError
-from lolisr_lib.flow import InvConv1x1, set_weight_cache
+from lolisr_lib.flow import ActNorm, InvConv1x1, InvertibleLayer
+from lolisr_lib.runtime import fast_flow
+
+
+def use_fast_flow(model: nn.Module, enabled: bool = True) -> int:
+    """Make every flow layer of ``model`` compute with its fast forms (``runtime/fast_flow.py``), or with the plain
+    maths it is written in; returns how many layers were switched. The results agree to float rounding."""
+    layers = [m for m in model.modules() if isinstance(m, InvertibleLayer)]
+    for layer in layers:
+        if isinstance(layer, InvConv1x1):
+            fast_flow.use_weight_cache(layer, enabled)
+        elif isinstance(layer, ActNorm):
+            fast_flow.use_remembered_flag(layer, enabled)
+        else:  # the affine layers' fast form keeps no state; other layers have none and ignore the flag
+            layer.fast = enabled
+    return len(layers)
 
 
 def prepare_for_inference(model: nn.Module, *, channels_last: bool = True, compile: bool = False) -> nn.Module:
@@ -39,17 +56,17 @@ def prepare_for_inference(model: nn.Module, *, channels_last: bool = True, compi
 
     ``channels_last`` converts the weights to NHWC; ``compile`` wraps LoLiSRFlow's per-image (or per-tile)
     pass in ``torch.compile`` (compiled lazily, at the first ``enhance``; one compilation per input shape).
-    The ``InvConv1x1`` caches are switched on and filled now. Treat the weights as frozen afterwards: a
-    compiled model does not see in-place changes to them (``load_state_dict`` or ``train()`` clears the caches;
-    call this function again after either).
+    The flow layers are switched to their fast forms (:func:`use_fast_flow`) and the ``InvConv1x1`` caches filled
+    now. Treat the weights as frozen afterwards: a compiled model does not see in-place changes to them (a
+    training-mode call drops the caches; call this function again after ``load_state_dict`` or training).
     """
     model.eval()
     if channels_last:
         model.to(memory_format=torch.channels_last)
-    set_weight_cache(model, True)
+    use_fast_flow(model)
     for layer in model.modules():
         if isinstance(layer, InvConv1x1):
-            layer.fill_cache()
+            fast_flow.fill_weight_cache(layer)
     if compile:
         compile_inference(model)
     return model
@@ -79,12 +96,13 @@ def prepare_for_training(model: nn.Module, *, channels_last: bool = True, compil
     """Training mode in the fast configuration: ``model`` converted in place, then returned, or its compiled
     wrapper with ``compile`` (same parameters; give ``model.parameters()`` to the optimiser either way).
 
-    Initialise the ActNorms (one training step) before compiling: their data-dependent first call reads a flag
-    that would otherwise split the compiled graph.
+    The flow layers are switched to their fast forms (:func:`use_fast_flow`). Initialise the ActNorms (one
+    training step) before compiling: until then each reads its flag from the buffer, which splits the compiled graph.
     """
     model.train()
     if channels_last:
         model.to(memory_format=torch.channels_last)
+    use_fast_flow(model)
     return torch.compile(model) if compile else model
 
 

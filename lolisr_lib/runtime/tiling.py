@@ -5,10 +5,16 @@ multiples of ``align`` (so every tile keeps the model's divisibility), processed
 high resolution with weights that ramp linearly across each overlap, so seams are invisible. Global image
 statistics (the histogram-equalised input) should be computed on the whole image and passed in cropped, which
 is why ``fn`` receives the tile's window as well as the tile.
+
+Tiling takes over by itself when an image would not fit (:func:`choose_tile`): a model states the memory
+it needs per output pixel (an estimate, e.g. ``LoLiSRFlow.inference_bytes_per_hr_pixel``), the device states
+what it has free (:func:`available_memory`), and the largest tile that fits in half of it is used. ``tile``
+arguments accept ``"auto"`` (that rule), ``None`` or ``"off"`` (never tile) or a tile side in LR pixels.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import torch
@@ -73,3 +79,65 @@ def tiled_apply(
             out[..., ys, xs] += result * blend
             weight[..., ys, xs] += blend
     return out / weight
+
+
+MEMORY_ENV = "LOLISR_MEMORY_BUDGET"  # bytes that inference may use, overriding the device's free memory
+USABLE_FRACTION = 0.5  # of the free memory: room for the estimate's error and for everything else running
+
+
+def available_memory(device: torch.device) -> int | None:
+    """Bytes free for inference on ``device``: ``LOLISR_MEMORY_BUDGET`` when set, else the free GPU memory
+    (CUDA) or the kernel's MemAvailable (Linux); None when unknown."""
+    if os.environ.get(MEMORY_ENV):
+        try:
+            return int(float(os.environ[MEMORY_ENV]))
+        except ValueError:
+            raise UserError(f"{MEMORY_ENV}={os.environ[MEMORY_ENV]!r} must be a number of bytes") from None
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def choose_tile(tile, lr_shape: tuple[int, int], scale: int, bytes_per_hr_pixel: float | None,
+                budget: int | None, *, overlap: int = 16, align: int = 8) -> int | None:
+    """The tile side (LR pixels) to use for an LR image of ``lr_shape``, or None for one pass.
+
+    ``tile``: ``"auto"``, ``None`` / ``"off"``, or an int (used as given). In auto mode one pass is used when
+    its estimate (``bytes_per_hr_pixel`` times the output pixels) fits in ``USABLE_FRACTION`` of ``budget``,
+    or when either is unknown; otherwise the largest multiple of ``align`` whose tile fits.
+    """
+    if tile is None or tile == "off":
+        return None
+    if tile != "auto":
+        if isinstance(tile, bool) or not isinstance(tile, int) or tile < 1:
+            raise UserError(f"tile={tile!r}: use 'auto', 'off' or a tile side in LR pixels (a multiple of {align})")
+        return tile
+    if not bytes_per_hr_pixel or not budget:
+        return None
+    usable = USABLE_FRACTION * budget
+    h, w = lr_shape
+    if bytes_per_hr_pixel * (scale * h) * (scale * w) <= usable:
+        return None
+    side = int((usable / bytes_per_hr_pixel) ** 0.5 / scale) // align * align
+    smallest = overlap + align
+    if side < smallest:
+        raise UserError(f"even a {smallest} px tile needs about {bytes_per_hr_pixel * (scale * smallest) ** 2 / 2**20:.0f} "
+                        f"MiB, more than the {usable / 2**20:.0f} MiB usable here; free memory or use a smaller model")
+    return side
+
+
+def tile_argument(text: str):
+    """``--tile`` on the command line: ``auto``, ``off`` (None) or a tile side in LR pixels."""
+    if text in ("auto", "off"):
+        return None if text == "off" else "auto"
+    try:
+        return int(text)
+    except ValueError:
+        raise UserError(f"--tile {text!r}: use auto, off or a tile side in LR pixels such as 256") from None

@@ -1,7 +1,7 @@
 """Step logs of a training run: the same rows as CSV (for spreadsheets) and JSON lines (for code).
 
-``out_dir/log.csv`` + ``log.jsonl`` hold one row per ``log_every`` steps (loss terms, learning rate,
-throughput); ``out_dir/val.csv`` + ``val.jsonl`` one row per validation. Every row is flushed when written,
+``out_dir/log.csv`` + ``log.jsonl`` hold one row per ``log_every`` steps (loss terms averaged over those
+steps, learning rate, throughput; a step whose update was skipped for a NaN/Inf gets a row of its own); ``out_dir/val.csv`` + ``val.jsonl`` one row per validation. Every row is flushed when written,
 so a run killed with ``kill -9`` loses nothing written before its last checkpoint. When a run resumes from the
 checkpoint of step ``n``, rows after ``n`` (written by the killed run after that checkpoint) are dropped, so
 the resumed run appends without duplicating steps. :func:`read_log` gives the rows back for plotting.
@@ -12,8 +12,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from pathlib import Path
+
+from lolisr_lib.runtime.files import atomic_write_text
 
 
 def read_log(out_dir: str | Path, name: str = "log") -> list[dict]:
@@ -48,8 +49,8 @@ class StepLog:
         self._columns = list(kept[0]) if kept else None
         csv_text = _csv_line(self._columns) if kept else ""
         csv_text += "".join(_csv_line([r.get(c, "") for c in self._columns]) for r in kept)
-        _replace_text(self.csv_path, csv_text)
-        _replace_text(self.jsonl_path, "".join(json.dumps(r) + "\n" for r in kept))
+        atomic_write_text(self.csv_path, csv_text)
+        atomic_write_text(self.jsonl_path, "".join(json.dumps(r) + "\n" for r in kept))
 
     def write(self, row: dict) -> None:
         """Append one row of numbers and strings (tensors become numbers); NaN is written as ``nan``/``NaN``."""
@@ -64,12 +65,6 @@ class StepLog:
 def _append(path: Path, text: str) -> None:
     with open(path, "a", newline="") as f:
         f.write(text)  # closing flushes to the operating system: a later kill -9 cannot lose the row
-
-
-def _replace_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, newline="")
-    os.replace(tmp, path)
 
 
 def _csv_line(values: list) -> str:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import os
 import random
 import sys
 import time
@@ -40,6 +39,7 @@ from lolisr_lib.errors import CheckpointError, ConfigError, UserError
 from lolisr_lib.model.build import build_model
 from lolisr_lib.runtime import fastpath
 from lolisr_lib.runtime.device import resolve_device
+from lolisr_lib.runtime.files import atomic_write_text
 from lolisr_lib.train import run_folder
 from lolisr_lib.train.average import WeightAverage
 from lolisr_lib.train.batches import batches_per_epoch, rellisur_train_set, training_loader
@@ -54,7 +54,7 @@ from lolisr_lib.train.distributed import (
 from lolisr_lib.train.log import StepLog
 from lolisr_lib.train.schedule import make_optimizer, make_scheduler
 from lolisr_lib.train.state import capture_rng_state, restore_rng_state, seed_from
-from lolisr_lib.train.validate import val_indices, validate
+from lolisr_lib.train.validate import score_images, shard, summarise_scores, val_indices
 
 _NOISE = 3  # tag mixed into the seed of the loop's own generator (dequantisation noise, CR-prior coin)
 
@@ -129,6 +129,7 @@ class Trainer:
         self.generator = torch.Generator(device=self.device).manual_seed(seed_from(t.seed, self.dist.rank, _NOISE))
         self.step = self.epoch = self.batch = self.skipped_steps = self._skipped_in_row = 0
         self.best_psnr, self.best_step, self.seconds_before = None, None, 0.0
+        self._term_sums, self._term_count = {}, 0  # loss terms summed on the device between log lines
         self.average = None  # the weight average (train.ema_decay), made after the first step (ActNorm's init)
         self.train_set = self._train_set(data_root)
         self._val_set = None
@@ -212,10 +213,8 @@ class Trainer:
         return DistributedDataParallel(model, device_ids=device_ids)
 
     def _start_files(self, keep_until: int | None) -> None:
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.out_dir / f".config.json.tmp-{os.getpid()}"
-        tmp.write_text(json.dumps(asdict(self.config), indent=2, sort_keys=True) + "\n")
-        os.replace(tmp, self.out_dir / "config.json")
+        config_json = json.dumps(asdict(self.config), indent=2, sort_keys=True) + "\n"
+        atomic_write_text(self.out_dir / "config.json", config_json)
         self.log = StepLog(self.out_dir, "log", keep_until)
         self.val_log = StepLog(self.out_dir, "val", keep_until)
 
@@ -234,6 +233,7 @@ class Trainer:
             "best_step": self.best_step,
             "seconds": self._seconds(),
             "world_size": self.dist.world_size,
+            "log_interval": {"count": self._term_count, "sums": {k: v.cpu() for k, v in self._term_sums.items()}},
             **({"ema": self.average.state_dict()} if self.average is not None else {}),
         }
 
@@ -255,6 +255,9 @@ class Trainer:
         self.epoch, self.batch = payload["data"]["epoch"], payload["data"]["batch"]
         self.best_psnr, self.best_step = payload["best_psnr"], payload["best_step"]
         self.seconds_before = payload["seconds"]
+        interval = payload.get("log_interval") or {"count": 0, "sums": {}}
+        self._term_count = interval["count"]
+        self._term_sums = {k: v.to(self.device) for k, v in interval["sums"].items()}
         if payload.get("ema") and self.config.train.ema_decay:
             self.average = WeightAverage(self.model, self.config.train.ema_decay)
             self.average.load_state_dict(payload["ema"])
@@ -349,10 +352,12 @@ class Trainer:
             self.average.update(self.model)
         self._interval_steps += 1
         self._count_skip(skipped)
+        if not skipped:
+            self._accumulate(terms)
         if self.dist.is_main:
             bar.update(1)
             if skipped or self.step % t.log_every == 0:
-                self._log(terms, lr)
+                self._log(terms if skipped else self._interval_means(), lr)
         self._check_divergence()
         if t.val_every and self.step % t.val_every == 0:
             self._validate()
@@ -377,24 +382,44 @@ class Trainer:
                 f"{self.out_dir / run_folder.LAST} or start again"
             )
 
+    def _accumulate(self, terms: dict) -> None:
+        """Add a step's loss terms to the interval's sums, on the device: no synchronisation with the host."""
+        if not self._term_sums:
+            self._term_sums = {k: v.detach().double().clone() for k, v in terms.items()}
+        else:
+            for k, v in terms.items():
+                self._term_sums[k] += v.detach()
+        self._term_count += 1
+
+    def _interval_means(self) -> dict:
+        """The loss terms averaged over the steps since the last log line; one host read for all of them."""
+        names = list(self._term_sums)
+        means = (torch.stack([self._term_sums[k] for k in names]) / max(self._term_count, 1)).tolist()
+        self._term_sums, self._term_count = {}, 0
+        return dict(zip(names, means))
+
     def _log(self, terms: dict, lr: float) -> None:
         now = time.perf_counter()
         elapsed = max(now - self._interval_t0, 1e-9)
         images = self._interval_steps * self.config.train.batch_size * self.dist.world_size
         hr_pixels = images * self.config.train.patch_size**2
-        row = {"step": self.step, **{k: v.item() for k, v in terms.items()}, "lr": lr,
+        values = {k: (v.item() if torch.is_tensor(v) else v) for k, v in terms.items()}
+        row = {"step": self.step, **values, "lr": lr,
                "skipped_steps": self.skipped_steps, "seconds": round(self._seconds(), 3),
                "images_per_s": images / elapsed, "hr_mpix_per_s": hr_pixels / 1e6 / elapsed}
         self.log.write(row)
         self._interval_t0, self._interval_steps = now, 0
 
     def _validate(self) -> None:
-        """Score Val on the first process; write best.pt when its PSNR improved."""
+        """Score Val, each process its share of the images; rank 0 logs and writes best.pt when PSNR improved."""
         improved = False
+        dataset, indices = self._val_data()
+        mine = shard(indices, self.dist.rank, self.dist.world_size)
+        rows = score_images(self._inference_model(), dataset, mine, self.device, scale=self.config.model.scale,
+                            crop=self.config.train.val_crop)
+        shares = gather_objects(rows, self.dist)
         if self.dist.is_main:
-            dataset, indices = self._val_data()
-            scores = validate(self._inference_model(), dataset, indices, self.device, scale=self.config.model.scale,
-                              crop=self.config.train.val_crop)
+            scores = summarise_scores([row for share in shares for row in share])
             improved = self.best_psnr is None or scores["psnr"] > self.best_psnr
             if improved:
                 self.best_psnr, self.best_step = scores["psnr"], self.step

@@ -4,7 +4,8 @@ Model selection uses the **Val** split only, never Test (LLFlow picks its best c
 docs/model.md section 10). Images are scored one at a time at full size; ``val_crop`` (HR pixels) centre-crops
 each pair first, which keeps a CPU validation of the real dataset (625 x 625 LR inputs) affordable. The
 prediction is deterministic (temperature 0), so validating draws no random numbers and cannot change the
-course of training.
+course of training. Under torchrun every process scores its share of the images (:func:`shard`) and rank 0
+writes the means of all of them: no process idles while another validates.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import torch
 from torch import nn
 
 from lolisr_lib.errors import ConfigError
+from lolisr_lib.evaluate import centre_crop
 from lolisr_lib.evaluate.metrics import psnr_batch, ssim_batch
 
 
@@ -24,41 +26,53 @@ def val_indices(n: int, count: int) -> list[int]:
     return sorted({int(i) for i in np.linspace(0, n - 1, count).round()})
 
 
-def center_crop_pair(lq: torch.Tensor, gt: torch.Tensor, hr_size: int, scale: int):
-    """The central ``hr_size`` square of ``gt`` and the matching ``hr_size / scale`` square of ``lq``."""
+def val_crop(lq: torch.Tensor, gt: torch.Tensor, hr_size: int, scale: int):
+    """The central ``hr_size`` square of ``gt`` and the matching ``hr_size / scale`` square of ``lq``
+    (``train.val_crop``); an image smaller than that is scored whole."""
     if hr_size % scale:
         raise ConfigError(f"train.val_crop={hr_size} must be a multiple of the scale {scale}")
-    side = hr_size // scale
-    h, w = lq.shape[-2:]
-    top, left = max(0, (h - side) // 2), max(0, (w - side) // 2)
-    lq = lq[..., top : top + side, left : left + side]  # (B, 3, <=side, <=side)
-    gt = gt[..., scale * top : scale * (top + side), scale * left : scale * (left + side)]
-    return lq, gt
+    return centre_crop(lq, gt, hr_size // scale, scale, clip=True)
 
 
 @torch.no_grad()
-def validate(model: nn.Module, dataset, indices: list[int], device: torch.device, *, scale: int,
-             crop: int = 0) -> dict:
-    """Mean ``psnr`` and ``ssim`` over ``dataset[i]`` for ``i`` in ``indices``, and the number of ``images``;
-    ``brightness_error`` (mean |difference of mean code values|, 0..255) and its signed ``brightness_bias``.
-
-    The model is put in eval mode for the pass and back in its previous mode afterwards.
-    """
+def score_images(model: nn.Module, dataset, indices: list[int], device: torch.device, *, scale: int,
+                 crop: int = 0) -> list[dict]:
+    """One row per ``dataset[i]``, ``i`` in ``indices``: ``index``, ``psnr``, ``ssim`` and ``brightness`` (mean
+    code value of the prediction minus the target's, 0..255). Eval mode for the pass, the previous mode after."""
     was_training = model.training
     model.eval()
+    rows = []
     try:
-        psnrs, ssims, brightness = [], [], []
         for i in indices:
             item = dataset[i]
             lq, gt = item["lq"][None].to(device), item["gt"][None].to(device)  # (1, 3, h, w), (1, 3, H, W)
             if crop:
-                lq, gt = center_crop_pair(lq, gt, crop, scale)
+                lq, gt = val_crop(lq, gt, crop, scale)
             pred = model.enhance(lq).float()
-            psnrs.append(psnr_batch(pred, gt).item())
-            ssims.append(ssim_batch(pred, gt).item())
-            brightness.append(255.0 * (pred.mean() - gt.mean()).item())
+            rows.append({"index": i, "psnr": psnr_batch(pred, gt).item(), "ssim": ssim_batch(pred, gt).item(),
+                         "brightness": 255.0 * (pred.mean() - gt.mean()).item()})
     finally:
         model.train(was_training)
-    return {"psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims)),
+    return rows
+
+
+def summarise_scores(rows: list[dict]) -> dict:
+    """Mean ``psnr`` and ``ssim``, ``brightness_error`` (mean absolute brightness difference) and its signed
+    ``brightness_bias``, and the number of ``images``; the rows in index order, so the means do not depend on
+    how the images were shared out."""
+    rows = sorted(rows, key=lambda r: r["index"])
+    brightness = [r["brightness"] for r in rows]
+    return {"psnr": float(np.mean([r["psnr"] for r in rows])), "ssim": float(np.mean([r["ssim"] for r in rows])),
             "brightness_error": float(np.mean(np.abs(brightness))), "brightness_bias": float(np.mean(brightness)),
-            "images": len(indices)}
+            "images": len(rows)}
+
+
+def shard(indices: list[int], rank: int, world_size: int) -> list[int]:
+    """The Val images one process scores under torchrun: every ``world_size``-th, from its ``rank`` on."""
+    return indices[rank::world_size]
+
+
+def validate(model: nn.Module, dataset, indices: list[int], device: torch.device, *, scale: int,
+             crop: int = 0) -> dict:
+    """The Val scores of ``model`` on ``dataset[i]`` for ``i`` in ``indices`` (:func:`summarise_scores`)."""
+    return summarise_scores(score_images(model, dataset, indices, device, scale=scale, crop=crop))

@@ -73,3 +73,28 @@ def save_figure(fig, out_dir, name: str) -> Path | None:
     path = out / f"{name}.png"
     fig.savefig(path, dpi=110, bbox_inches="tight")
     return path
+
+
+DISPLAY_MEAN = 0.35  # a dark image is shown multiplied so that its mean reaches this (the title says by how much)
+
+
+def stretch(img, mean: float = DISPLAY_MEAN) -> tuple[np.ndarray, float]:
+    """A dark image made visible: ``(to_image(img) * gain).clip(0, 1)``, and the gain.
+
+    The gain brings the mean to ``mean`` unless that would clip more than 1 % of the values to white (then the
+    99th percentile becomes white); it is 1 for an image already bright enough, at most 255 for a black one.
+    """
+    img = to_image(img)
+    wanted = mean / max(float(img.mean()), 1e-12)
+    gain = float(np.clip(min(wanted, 1.0 / max(float(np.percentile(img, 99)), 1e-12)), 1.0, 255.0))
+    return np.clip(img * gain, 0.0, 1.0), gain
+
+
+def finish_axes(fig, ax, xlabel: str, ylabel: str, *, legend: bool = True):
+    """Label a one-axes figure, add its legend, tighten the layout; returns ``fig``."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if legend:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

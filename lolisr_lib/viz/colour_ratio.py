@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from lolisr_lib.image.color import cr_map
-from lolisr_lib.viz import to_image
+from lolisr_lib.viz import finish_axes, stretch, to_image
 
 LOG_FLOOR = 1e-3  # the encoder's clamp before the log; the log view is shown over [log 1e-3, 0]
 
@@ -22,13 +22,6 @@ def cr_display(cr: np.ndarray) -> np.ndarray:
     cr = np.asarray(cr, dtype=np.float64)
     peak = cr.max(axis=-1, keepdims=True)
     return np.divide(cr, peak, out=np.zeros_like(cr), where=peak > 0)
-
-
-def brighten(img: np.ndarray, target_mean: float = 0.4) -> tuple[np.ndarray, float]:
-    """Scale a (dark) image so that its mean is ``target_mean``, clipped to [0, 1]; returns it and the gain."""
-    img = to_image(img).astype(np.float64)
-    gain = target_mean / max(float(img.mean()), 1e-6)
-    return np.clip(img * gain, 0.0, 1.0), gain
 
 
 def _cr_of(img) -> np.ndarray:
@@ -41,13 +34,13 @@ def _off(axes) -> None:
         ax.set_yticks([])
 
 
-def plot_exposure_series(lq_by_ev: dict, gt, *, size: float = 2.1):
+def render_cr_exposure_series(lq_by_ev: dict, gt, *, size: float = 2.1):
     """Top: every LLLR exposure (brightened for display, gain in the title) and the NLHR target; bottom: the
     CR map of each, as chromaticity. ``lq_by_ev`` maps EV to an image; ``gt`` is the x1 target."""
     n = len(lq_by_ev) + 1
     fig, axes = plt.subplots(2, n, figsize=(size * n, size * 2.15))
     for col, (ev, lq) in enumerate(lq_by_ev.items()):
-        shown, gain = brighten(lq)
+        shown, gain = stretch(lq)
         axes[0, col].imshow(shown, interpolation="nearest")
         axes[0, col].set_title(f"{ev:+.1f} EV (x{gain:.0f} shown)", fontsize=9)
         axes[1, col].imshow(cr_display(_cr_of(lq)), interpolation="nearest")
@@ -61,33 +54,18 @@ def plot_exposure_series(lq_by_ev: dict, gt, *, size: float = 2.1):
     return fig
 
 
-def plot_cr_pair(lq_by_ev: dict, gt, ev: float):
+def render_cr_pair(lq_by_ev: dict, gt, ev: float):
     """One exposure against the target (for a slider): the input, the two CR maps, the per-pixel CR error."""
-    lq = lq_by_ev[ev]
-    shown, gain = brighten(lq)
-    error = np.abs(_cr_of(lq) - _cr_of(gt)).mean(axis=-1)
-    fig, axes = plt.subplots(1, 4, figsize=(10.0, 2.8))
-    axes[0].imshow(shown, interpolation="nearest")
-    axes[0].set_title(f"input {ev:+.1f} EV (x{gain:.0f} shown)", fontsize=9)
-    axes[1].imshow(cr_display(_cr_of(lq)), interpolation="nearest")
-    axes[1].set_title("CR(input)", fontsize=9)
-    axes[2].imshow(cr_display(_cr_of(gt)), interpolation="nearest")
-    axes[2].set_title("CR(target)", fontsize=9)
-    image = axes[3].imshow(error, cmap="viridis", vmin=0, vmax=0.4, interpolation="nearest")
-    axes[3].set_title(f"|difference|, mean {error.mean():.3f}", fontsize=9)
-    fig.colorbar(image, ax=axes[3], fraction=0.046)
-    _off(axes)
-    fig.tight_layout()
-    return fig
+    return render_cr_rows([{"title": f"{ev:+.1f} EV", "lq": lq_by_ev[ev], "gt": gt}], size=2.4)
 
 
-def plot_cr_rows(rows, *, size: float = 2.6, vmax: float = 0.4):
+def render_cr_rows(rows, *, size: float = 2.6, vmax: float = 0.4):
     """One row per pair: the input (brightened for display), its CR map, the target's CR map and the per-pixel
     CR error. ``rows``: dicts with ``title``, ``lq`` and ``gt`` (the target at the input's size)."""
     rows = list(rows)
     fig, axes = plt.subplots(len(rows), 4, figsize=(size * 4.3, size * len(rows) + 0.3), squeeze=False)
     for row_axes, row in zip(axes, rows):
-        shown, gain = brighten(row["lq"])
+        shown, gain = stretch(row["lq"])
         cr_lq, cr_gt = _cr_of(row["lq"]), _cr_of(row["gt"])
         error = np.abs(cr_lq - cr_gt).mean(axis=-1)
         panels = ((shown, f"{row['title']}: input (x{gain:.0f} shown)"), (cr_display(cr_lq), "CR(input)"),
@@ -103,7 +81,7 @@ def plot_cr_rows(rows, *, size: float = 2.6, vmax: float = 0.4):
     return fig
 
 
-def plot_invariance(evs, errors: dict, baseline: float | None = None):
+def render_invariance(evs, errors: dict, baseline: float | None = None):
     """Grouped bars: one group per EV, one bar per entry of ``errors`` (label -> values per EV); an optional
     dashed baseline (the error of a colourless, grey guess)."""
     fig, ax = plt.subplots(figsize=(6.4, 3.2))
@@ -115,14 +93,10 @@ def plot_invariance(evs, errors: dict, baseline: float | None = None):
     if baseline is not None:
         ax.axhline(baseline, color="k", ls="--", lw=1, label=f"grey guess (CR = 1/3): {baseline:.3f}")
     ax.set_xticks(positions, [f"{ev:+.1f}" for ev in evs])
-    ax.set_xlabel("exposure of the input (EV)")
-    ax.set_ylabel("mean |CR(input) - CR(target)|")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return finish_axes(fig, ax, "exposure of the input (EV)", "mean |CR(input) - CR(target)|")
 
 
-def plot_error_by_brightness(edges, curves: dict, counts=None):
+def render_error_by_brightness(edges, curves: dict, counts=None):
     """CR error per brightness bin (octaves of the 8-bit level), one line per entry of ``curves``; the pixel
     count per bin as bars on a second axis."""
     edges = np.asarray(edges, dtype=np.float64)
@@ -145,7 +119,7 @@ def plot_error_by_brightness(edges, curves: dict, counts=None):
     return fig
 
 
-def plot_overexposure(rows: list[dict], gt, over, over_ev: float):
+def render_overexposure(rows: list[dict], gt, over, over_ev: float):
     """Synthetic over-exposure: the target, its over-exposed version, both CR maps, and the measured bias per
     EV (rows of :func:`lolisr_lib.lessons.cr_analysis.overexposure_bias`)."""
     fig = plt.figure(figsize=(9.6, 4.6))
@@ -172,9 +146,9 @@ def plot_overexposure(rows: list[dict], gt, over, over_ev: float):
     return fig
 
 
-def plot_he_comparison(lq, he_per_channel, he_pooled, *, bins: int = 32):
+def render_he_comparison(lq, he_per_channel, he_pooled, *, bins: int = 32):
     """Three images (input brightened, per-channel HE, pooled HE) over their per-channel histograms."""
-    shown, gain = brighten(lq)
+    shown, gain = stretch(lq)
     images = [(shown, f"input (x{gain:.0f} shown)", to_image(lq)), (to_image(he_per_channel), "per-channel HE "
               "(library)", None), (to_image(he_pooled), "pooled HE (skimage)", None)]
     fig, axes = plt.subplots(2, 3, figsize=(9.0, 5.4), gridspec_kw={"height_ratios": [1.4, 1]})
@@ -192,7 +166,7 @@ def plot_he_comparison(lq, he_per_channel, he_pooled, *, bins: int = 32):
     return fig
 
 
-def plot_encoder_features(features, *, noise_percentile: float = 99.0):
+def render_encoder_features(features, *, noise_percentile: float = 99.0):
     """The encoder's four 3-channel views of one input, ``(1, 12, h, w)`` or ``(12, h, w)``: log, HE, CR, noise.
 
     Display scaling: log over ``[log 1e-3, 0]``; HE as is; CR as chromaticity; the noise map divided by its

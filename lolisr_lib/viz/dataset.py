@@ -13,8 +13,7 @@ import numpy as np
 
 from lolisr_lib.data.inventory import REAL_LLLR_MEAN, REAL_TARGET_MEAN
 from lolisr_lib.errors import UserError
-from lolisr_lib.viz import to_image
-from lolisr_lib.viz.degrade import stretch
+from lolisr_lib.viz import stretch, to_image
 
 CHANNEL_COLOURS = ("tab:red", "tab:green", "tab:blue")
 

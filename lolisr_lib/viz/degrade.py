@@ -16,22 +16,9 @@ import numpy as np
 
 from lolisr_lib.image.degrade import DegradeParams, degrade, downscale_target
 from lolisr_lib.lessons.noise_analysis import SequentialErrors, SnrCurve, ideal_brighten, noise_std, simulate_noise_free
-from lolisr_lib.viz import to_image
+from lolisr_lib.viz import stretch, to_image
 
-DISPLAY_MEAN = 0.35  # a dark image is shown multiplied so that its mean reaches this (the title says by how much)
 DARK_MEAN = 0.15  # render_steps stretches a step only when its mean (as a fraction of white) is below this
-
-
-def stretch(img, mean: float = DISPLAY_MEAN) -> tuple[np.ndarray, float]:
-    """A dark image made visible: ``(to_image(img) * gain).clip(0, 1)``, and the gain.
-
-    The gain brings the mean to ``mean`` unless that would clip more than 1 % of the values to white (then the
-    99th percentile becomes white); it is 1 for an image already bright enough, at most 255 for a black one.
-    """
-    img = to_image(img)
-    wanted = mean / max(float(img.mean()), 1e-12)
-    gain = float(np.clip(min(wanted, 1.0 / max(float(np.percentile(img, 99)), 1e-12)), 1.0, 255.0))
-    return np.clip(img * gain, 0.0, 1.0), gain
 
 
 def _gain_note(gain: float) -> str:

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from lolisr_lib.lessons.toy2d import sample_toy_flow
+from lolisr_lib.viz import finish_axes
 
 DEFAULT_EXTENT = (-4.0, 4.0, -3.0, 3.0)  # (x0, x1, y0, y1) of the 2-D toy plots
 
@@ -20,7 +21,7 @@ def _numpy(values) -> np.ndarray:
     return values.detach().cpu().numpy() if isinstance(values, torch.Tensor) else np.asarray(values)
 
 
-def plot_densities_1d(grids, densities, samples, titles, *, bins: int = 80):
+def render_densities_1d(grids, densities, samples, titles, *, bins: int = 80):
     """One panel per density: the formula's curve over a normalised histogram of samples.
 
     ``grids[i]`` and ``densities[i]`` are the x values and ``p(x)`` of panel ``i``; ``samples[i]`` are
@@ -51,7 +52,7 @@ def _grid_lines(extent, n_lines: int, n_points: int = 200) -> list[torch.Tensor]
     return lines
 
 
-def plot_warp(transform, *, extent=(-2.0, 2.0, -2.0, 2.0), n_lines: int = 11, title: str = "f",
+def render_warp(transform, *, extent=(-2.0, 2.0, -2.0, 2.0), n_lines: int = 11, title: str = "f",
               square=((0.0, 0.0), (1.0, 1.0)), points=None, latent_extent=None):
     """A grid before and after ``transform`` (``(N, 2)`` float64 tensor to ``(N, 2)``), with one cell shaded.
 
@@ -109,7 +110,7 @@ def _show_density(ax, xs, ys, density, title: str) -> None:
     ax.set_title(title, fontsize=10)
 
 
-def plot_flow_fit(data, densities: dict, samples, *, extent=DEFAULT_EXTENT):
+def render_flow_fit(data, densities: dict, samples, *, extent=DEFAULT_EXTENT):
     """The fit at a glance: a seaborn KDE of the data, each density on a grid, and samples from the flow.
 
     ``densities`` maps a title to ``(xs, ys, density)`` as :func:`lolisr_lib.lessons.toy2d.density_grid` returns.
@@ -142,7 +143,7 @@ def _plane_axes(ax, extent) -> None:
     ax.set_yticks([])
 
 
-def plot_nll_curve(history, references: dict | None = None, *, window: int = 20):
+def render_nll_curve(history, references: dict | None = None, *, window: int = 20):
     """Batch NLL (nats per point) per iteration, its running mean, and horizontal reference levels."""
     fig, ax = plt.subplots(figsize=(6.0, 3.2))
     values = np.asarray(history, dtype=np.float64)
@@ -152,14 +153,10 @@ def plot_nll_curve(history, references: dict | None = None, *, window: int = 20)
         ax.plot(np.arange(window - 1, len(values)), running, color="C0", lw=2, label=f"running mean ({window})")
     for i, (label, level) in enumerate((references or {}).items()):
         ax.axhline(level, color=f"C{i + 1}", ls="--", lw=1.2, label=f"{label}: {level:.2f}")
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("NLL (nats per point)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return finish_axes(fig, ax, "iteration", "NLL (nats per point)")
 
 
-def plot_samples_grid(samples: dict, data=None, *, extent=DEFAULT_EXTENT):
+def render_samples_grid(samples: dict, data=None, *, extent=DEFAULT_EXTENT):
     """One scatter panel per entry of ``samples`` (title -> ``(N, 2)`` points), data faint behind."""
     n = len(samples)
     fig, axes = plt.subplots(1, n, figsize=(3.0 * n, 2.6), squeeze=False)
@@ -175,14 +172,14 @@ def plot_samples_grid(samples: dict, data=None, *, extent=DEFAULT_EXTENT):
     return fig
 
 
-def plot_flow_samples(flow, temperature: float = 1.0, data=None, *, n: int = 1000, seed: int = 0,
+def render_flow_samples(flow, temperature: float = 1.0, data=None, *, n: int = 1000, seed: int = 0,
                       extent=DEFAULT_EXTENT):
     """Samples of a fitted 2-D flow at one temperature (for a slider): ``y = f^-1(T * eps)``."""
     points = sample_toy_flow(flow, n, temperature, torch.Generator().manual_seed(seed))
-    return plot_samples_grid({f"temperature {temperature:.2f}": points}, data, extent=extent)
+    return render_samples_grid({f"temperature {temperature:.2f}": points}, data, extent=extent)
 
 
-def plot_dequantisation(sigmas, bpd_raw, bpd_dequantised, entropy: float):
+def render_dequantisation(sigmas, bpd_raw, bpd_dequantised, entropy: float):
     """Bits per dimension of spike densities of width ``sigma``, on raw and on dequantised 8-bit data.
 
     The raw curve falls without bound as the spikes narrow; the dequantised one never goes below the
@@ -215,7 +212,7 @@ def conditional_window(x: float, half_width: float = 1.4, half_height: float = 2
     return (2 * x - half_width, 2 * x + half_width, -half_height, half_height)
 
 
-def plot_conditional_toy(x, y, curves: dict, slices: list, *, extent=CONDITIONAL_EXTENT):
+def render_conditional_toy(x, y, curves: dict, slices: list, *, extent=CONDITIONAL_EXTENT):
     """The conditional toy: the training pairs and the regressions' answers (left), then ``p(y | x)`` at a few
     inputs with a conditional flow's samples and the regressions' predictions.
 

@@ -111,6 +111,19 @@ def test_build_encoder_picks_the_class_and_passes_arguments():
     assert len(cnn.body) == 2  # one residual block and the closing conv
 
 
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"stages": 2}, r"model.encoder.stages=2 is not used by the 'cnn' encoder; leave it at its default 3"),
+        ({"heads": (1, 1, 2)}, r"model.encoder.heads=\(1, 1, 2\) is not used by the 'cnn' encoder.*'mpct'"),
+        ({"ffn_expansion": 4.0}, "model.encoder.ffn_expansion=4.0 is not used"),
+    ],
+)
+def test_an_argument_the_encoder_would_ignore_is_a_config_error(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        build_encoder("cnn", 2, channels=8, blocks=1, **kwargs)
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_forward_features_matches_forward_and_checks_its_input(kind):
     encoder = _encoder(kind, 2, use_noise=False)

@@ -9,7 +9,7 @@ import pytest
 from train_helpers import small_overrides
 
 from lolisr_lib.checkpoint import checkpoint_config, read_checkpoint
-from lolisr_lib.commands.cli import main
+from lolisr_lib.commands.cli import build_parser, main, parse
 from lolisr_lib.train import read_log
 
 
@@ -86,3 +86,21 @@ def test_training_on_simulated_pairs_validates_on_the_data_roots_val_split(mini_
 def test_unknown_training_data_kind_is_a_config_error(mini_root, tmp_path, capsys):
     assert main(cli_args(mini_root, tmp_path, "--train.data=photos")) == 2
     assert "train.data='photos'" in capsys.readouterr().err
+
+
+def test_unknown_double_dash_options_are_handed_over_as_overrides(tmp_path):
+    args = parse(build_parser(), ["train", "--preset", "tiny-x2", "--train.steps=10", "--out", str(tmp_path),
+                                  "--lr=1e-4", "--steps", "5", "--exposures", "-3,-4", "--gamma=-1", "--frobnicate"])
+    assert (args.preset, args.steps, args.out) == ("tiny-x2", 5, tmp_path)
+    assert args.overrides == ["--train.steps=10", "--lr=1e-4", "--exposures=-3,-4", "--gamma=-1", "--frobnicate"]
+    # no abbreviations: "--pre=..." is a config override (an unknown field), not --preset
+    assert parse(build_parser(), ["train", "--out", str(tmp_path), "--pre=x"]).overrides == ["--pre=x"]
+    assert parse(build_parser(), ["train", "--out", str(tmp_path)]).overrides == []
+
+
+@pytest.mark.parametrize("extra", [["stray"], ["-x"], ["--train.steps", "10"]])
+def test_other_unknown_arguments_are_argparse_errors(tmp_path, capsys, extra):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--preset", "tiny-x2", "--out", str(tmp_path), *extra])
+    assert exit_info.value.code == 2
+    assert f"unrecognized arguments: {extra[-1]}" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -24,6 +25,27 @@ trainer = Trainer(with_overrides(preset("tiny-x2"), overrides), data_root=root, 
                   progress=False)
 trainer.run(3)
 torch.save(trainer.model.state_dict(), os.path.join(out, f"rank{os.environ['RANK']}.weights"))
+trainer.close()
+"""
+
+
+SHARDED_VAL = """
+import json, os, sys
+from lolisr_lib.config import preset, with_overrides
+from lolisr_lib.train import Trainer
+from lolisr_lib.train.validate import shard, validate
+root, out, overrides = sys.argv[1], sys.argv[2], sys.argv[3:]
+trainer = Trainer(with_overrides(preset("tiny-x2"), overrides), data_root=root, out_dir=out, device="cpu",
+                  progress=False)
+trainer.run(2)  # ends with a validation, sharded over the two processes
+dataset, indices = trainer._val_data()
+rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+with open(os.path.join(out, f"share{rank}.json"), "w") as f:
+    json.dump(shard(indices, rank, world), f)
+if rank == 0:  # the same weights, every image scored by this one process
+    whole = validate(trainer._inference_model(), dataset, indices, trainer.device, scale=2)
+    with open(os.path.join(out, "whole.json"), "w") as f:
+        json.dump(whole, f)
 trainer.close()
 """
 
@@ -57,3 +79,16 @@ def test_torchrun_replicas_agree_after_data_dependent_init(mini_root, tmp_path):
     assert any("actnorm" in key.lower() or "initialized" in key.lower() for key in rank0), list(rank0)[:20]
     for key in rank0:
         assert torch.equal(rank0[key], rank1[key]), f"replicas differ in {key}"
+
+
+def test_torchrun_validation_is_sharded_and_equals_one_process(mini_root, tmp_path):
+    script = tmp_path / "sharded_val.py"
+    script.write_text(SHARDED_VAL)
+    torchrun([str(script), str(mini_root), str(tmp_path), *small_overrides(4), "val_images=4"])
+    shares = [json.loads((tmp_path / f"share{r}.json").read_text()) for r in (0, 1)]
+    assert len(shares[0]) == len(shares[1]) == 2 and not set(shares[0]) & set(shares[1])  # each its own half
+    logged = read_log(tmp_path, "val")[-1]
+    whole = json.loads((tmp_path / "whole.json").read_text())
+    assert logged["images"] == whole["images"] == 4
+    for key in ("psnr", "ssim", "brightness_error", "brightness_bias"):
+        assert logged[key] == pytest.approx(whole[key], rel=1e-9), key

@@ -12,7 +12,7 @@ from lolisr_lib.checkpoint import read_checkpoint
 from lolisr_lib.errors import CheckpointError, ConfigError, UserError
 from lolisr_lib.runtime import fastpath
 from lolisr_lib.train import Trainer, TrainingDiverged, lr_factor, make_optimizer, make_scheduler, read_log, train
-from lolisr_lib.train.validate import center_crop_pair, val_indices, validate
+from lolisr_lib.train.validate import val_crop, val_indices, validate
 
 
 def run(config, out, mini_root, **kwargs):
@@ -153,11 +153,11 @@ def test_validation_picks_spread_images_and_crops_aligned_pairs():
     assert val_indices(20, 3) == [0, 10, 19]
     lq = torch.arange(2 * 3 * 10 * 10, dtype=torch.float32).reshape(2, 3, 10, 10)
     gt = lq.repeat_interleave(2, dim=-2).repeat_interleave(2, dim=-1)  # (2, 3, 20, 20): each LR pixel as 2x2
-    small_lq, small_gt = center_crop_pair(lq, gt, 8, 2)
+    small_lq, small_gt = val_crop(lq, gt, 8, 2)
     assert small_lq.shape[-2:] == (4, 4) and small_gt.shape[-2:] == (8, 8)
     assert torch.equal(small_gt[..., ::2, ::2], small_lq) and torch.equal(small_lq, lq[..., 3:7, 3:7])
     with pytest.raises(ConfigError, match="val_crop=7 must be a multiple of the scale 2"):
-        center_crop_pair(lq, gt, 7, 2)
+        val_crop(lq, gt, 7, 2)
 
 
 def test_validate_scores_centre_crops_in_eval_mode(mini_root):

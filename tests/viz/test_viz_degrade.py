@@ -10,8 +10,9 @@ import pytest  # noqa: E402
 import skimage.data  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from lolisr_lib.lessons import noise_analysis as na  # noqa: E402
+import lolisr_lib.viz as viz  # noqa: E402
 from lolisr_lib.image.degrade import DegradeParams, downscale_target  # noqa: E402
+from lolisr_lib.lessons import noise_analysis as na  # noqa: E402
 from lolisr_lib.lessons.degrade_steps import degrade_steps  # noqa: E402
 from lolisr_lib.viz import degrade as vd  # noqa: E402
 
@@ -26,12 +27,12 @@ def close_figures():
 
 def test_stretch_brightens_dark_images_only():
     dark = np.full((8, 8, 3), 10, np.uint8)
-    shown, gain = vd.stretch(dark)
-    assert gain == pytest.approx(vd.DISPLAY_MEAN / (10 / 255)) and shown.mean() == pytest.approx(vd.DISPLAY_MEAN)
-    assert vd.stretch(np.full((4, 4, 3), 200, np.uint8))[1] == 1.0
+    shown, gain = viz.stretch(dark)
+    assert gain == pytest.approx(viz.DISPLAY_MEAN / (10 / 255)) and shown.mean() == pytest.approx(viz.DISPLAY_MEAN)
+    assert viz.stretch(np.full((4, 4, 3), 200, np.uint8))[1] == 1.0
     spotty = np.zeros((20, 20, 3))
     spotty[0, :2] = 1.0  # 2 % of the pixels are white: the mean rule alone would clip many more
-    shown, _ = vd.stretch(spotty + 0.01)
+    shown, _ = viz.stretch(spotty + 0.01)
     assert np.mean(shown >= 1.0) <= 0.02
 
 

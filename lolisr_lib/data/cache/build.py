@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from lolisr_lib.config import SCALES
 from lolisr_lib.data.cache.manifest import (
     CACHE_ENV,
     array_path,
@@ -31,7 +32,7 @@ from lolisr_lib.data.cache.manifest import (
     remove_orphans,
     save_manifest,
 )
-from lolisr_lib.data.layout import EXPOSURES_PER_SCENE, FULL_LLLR_COUNTS, SCALES, SPLITS, resolve_root, scan_split
+from lolisr_lib.data.layout import EXPOSURES_PER_SCENE, FULL_LLLR_COUNTS, SPLITS, resolve_root, scan_split
 from lolisr_lib.errors import DatasetError
 from lolisr_lib.image.color import equalize_hist
 from lolisr_lib.image.io import read_png, read_png_header

@@ -17,11 +17,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 from lolisr_lib.data.layout import INPUT_DIR
 from lolisr_lib.errors import DatasetError
+from lolisr_lib.runtime.files import TMP_MARK, atomic_write
 
 FORMAT = "lolisr-data-cache-v1"  # bump when the meaning of a file changes, so old caches are rebuilt
 MANIFEST = "manifest.json"
@@ -29,7 +29,6 @@ CACHE_ENV = "LOLISR_DATA_CACHE"  # a cache folder to use instead of the default 
 CACHE_SUFFIX = "-cache"  # the default folder is the dataset folder's sibling: RELLISUR-Dataset-cache
 FINGERPRINT_BYTES = 64 * 1024  # read from each end of a PNG
 HE_SUFFIX = ".he.npy"  # the histogram equalisation of an input, beside it
-TMP_MARK = ".tmp-"  # temporary files are named .{name}.tmp-{pid}
 
 
 def default_cache_dir(root: Path) -> Path:
@@ -97,19 +96,6 @@ def load_manifest(cache_dir: Path) -> dict | None:
 
 def save_manifest(cache_dir: Path, manifest: dict) -> None:
     atomic_write(cache_dir / MANIFEST, lambda file: file.write(json.dumps(manifest, indent=1).encode()))
-
-
-def atomic_write(path: Path, write: Callable) -> None:
-    """Call ``write(binary file)`` on a temporary file beside ``path``, then rename it to ``path``: a reader, or a
-    build killed at any moment, sees the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}")
-    try:
-        with open(tmp, "wb") as file:
-            write(file)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 

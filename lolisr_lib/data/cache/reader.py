@@ -12,15 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lolisr_lib.data.cache.manifest import (
-    CACHE_ENV,
-    array_path,
-    default_cache_dir,
-    env_cache_dir,
-    fingerprint,
-    is_input,
-    load_manifest,
-)
+from lolisr_lib.data.cache import manifest as store  # the cache files: paths, fingerprints, the manifest
 from lolisr_lib.errors import DatasetError
 
 
@@ -71,7 +63,7 @@ class ImageCache:
         entry = self.files.get(rel)
         if entry is None:
             raise DatasetError(f"{rel} is not in the cache {self.cache_dir}; {self.refresh_hint()}")
-        size, digest = fingerprint(png, rel)
+        size, digest = store.fingerprint(png, rel)
         if (size, digest) != (entry["size"], entry["fingerprint"]):
             raise DatasetError(
                 f"{rel} changed since it was cached in {self.cache_dir} (it is {size} bytes with fingerprint "
@@ -80,7 +72,7 @@ class ImageCache:
             )
 
     def _open(self, rel: str, he: bool) -> np.ndarray:
-        path = array_path(self.cache_dir, rel, he=he)
+        path = store.array_path(self.cache_dir, rel, he=he)
         shape = tuple(self.files[rel]["shape"])
         try:
             array = np.load(path, mmap_mode="r", allow_pickle=False)
@@ -94,7 +86,8 @@ class ImageCache:
 
     def refresh_hint(self) -> str:
         return (f"refresh the cache with python -m lolisr_lib data cache {self.root} --out {self.cache_dir} (only "
-                f"missing or changed files are redone), or read the PNGs instead ({CACHE_ENV}=off, or cache=None)")
+                "missing or changed files are redone), or read the PNGs instead "
+                f"({store.CACHE_ENV}=off, or cache=None)")
 
 
 def open_cache(root: Path, cache, pngs: list[Path], what: str) -> ImageCache | None:
@@ -112,7 +105,7 @@ def open_cache(root: Path, cache, pngs: list[Path], what: str) -> ImageCache | N
     if not isinstance(cache, (str, Path)):
         raise DatasetError(f"cache must be 'auto', a cache folder or None; got {cache!r}")
     cache_dir = Path(cache).expanduser()
-    manifest = load_manifest(cache_dir)
+    manifest = store.load_manifest(cache_dir)
     if manifest is None:
         raise DatasetError(f"cache={str(cache_dir)!r} holds no cache of this version; build it with python -m "
                            f"lolisr_lib data cache {root} --out {cache_dir}, or pass cache='auto' or None")
@@ -125,22 +118,22 @@ def open_cache(root: Path, cache, pngs: list[Path], what: str) -> ImageCache | N
 
 
 def _auto(root: Path, pngs: list[Path], what: str) -> ImageCache | None:
-    from_env = env_cache_dir()
+    from_env = store.env_cache_dir()
     if from_env == "off":
         return None
-    cache_dir = from_env or default_cache_dir(root)
-    manifest = load_manifest(cache_dir)
+    cache_dir = from_env or store.default_cache_dir(root)
+    manifest = store.load_manifest(cache_dir)
     if manifest is None:
         return None
     if from_env and manifest["root"] != str(root.resolve()):
-        warnings.warn(f"{CACHE_ENV}={cache_dir} is the cache of {manifest['root']}, not of {root}: reading the "
+        warnings.warn(f"{store.CACHE_ENV}={cache_dir} is the cache of {manifest['root']}, not of {root}: reading the "
                       f"PNGs. Build a cache of this copy with python -m lolisr_lib data cache {root} --out DIR",
                       stacklevel=4)
         return None
     found = ImageCache(root, cache_dir, manifest["files"])
     missing = found.missing(pngs)
     if missing:
-        inputs = sum(is_input(rel) for rel in missing)
+        inputs = sum(store.is_input(rel) for rel in missing)
         warnings.warn(f"the cache {cache_dir} lacks {len(missing)} of the {len(pngs)} images of {what} ({inputs} "
                       f"inputs, {len(missing) - inputs} targets), so {what} is read from the PNGs; complete it "
                       f"with python -m lolisr_lib data cache {root} --out {cache_dir}", stacklevel=4)
