@@ -138,8 +138,7 @@ def _small(scale: int) -> Config:
     model = replace(m, encoder=replace(m.encoder, channels=24, heads=(1, 2, 2)),
                     flow=replace(m.flow, hidden=48, cond_channels=48))
     train = replace(t, steps=3000, patch_size=96, warmup_steps=200, decay_at=(0.6, 0.8, 0.9), val_every=250,
-                    val_images=20, checkpoint_every=250, log_every=10, data="simulated", sim_items=8192,
-                    ema_decay=0.998)
+                    val_images=20, checkpoint_every=250, log_every=10, data="simulated", sim_items=8192)
     return Config(name=f"small-x{scale}", model=model, train=train)
 
 
