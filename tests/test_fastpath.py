@@ -7,7 +7,7 @@ import torch
 
 from lolisr_lib.bench.modes import Mode, bench_model, image_agreement
 from lolisr_lib.config import preset
-from lolisr_lib.flow import ConditionalFlow, InvConv1x1, is_channels_last, set_weight_cache, squeeze, unsqueeze
+from lolisr_lib.flow import ConditionalFlow, InvConv1x1, is_channels_last, squeeze, unsqueeze
 from lolisr_lib.runtime import fastpath
 
 CPU = torch.device("cpu")
@@ -49,11 +49,11 @@ def _caches(model):
 
 def test_weight_cache_switch_keeps_the_reference_uncached(model):
     reference = copy.deepcopy(model)
-    assert set_weight_cache(reference, False) == len(_caches(reference)) > 0
+    assert fastpath.use_fast_flow(reference, False) > len(_caches(reference)) > 0
     lq = torch.rand(1, 3, 16, 16)
     out = reference.enhance(lq)
     assert set(_caches(reference)) == {0}  # nothing cached at inference
-    set_weight_cache(reference, True)
+    fastpath.use_fast_flow(reference, True)
     torch.testing.assert_close(reference.enhance(lq), out)
     assert set(_caches(reference)) == {1}  # W^-1, the only weight enhance uses
 

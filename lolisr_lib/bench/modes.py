@@ -26,7 +26,6 @@ from torch import nn
 
 from lolisr_lib.config import Config
 from lolisr_lib.errors import UserError
-from lolisr_lib.flow import set_weight_cache
 from lolisr_lib.flow.checks import perturb_parameters
 from lolisr_lib.runtime import fastpath
 
@@ -132,7 +131,7 @@ def inference_model(base: nn.Module, mode: Mode) -> nn.Module:
     """A copy of ``base`` set up for ``mode``'s inference (compiled lazily, at the first call)."""
     model = copy.deepcopy(base)
     if mode.name == "reference":
-        set_weight_cache(model, False)
+        fastpath.use_fast_flow(model, False)
         return model.eval()
     return fastpath.prepare_for_inference(model, channels_last=mode.channels_last, compile=mode.compile)
 
@@ -141,7 +140,7 @@ def training_model(base: nn.Module, mode: Mode) -> tuple[nn.Module, nn.Module]:
     """``(model, net)``: a training-mode copy of ``base`` for ``mode``, and what to call (compiled or not)."""
     model = copy.deepcopy(base).train()
     if mode.name == "reference":
-        set_weight_cache(model, False)
+        fastpath.use_fast_flow(model, False)
         return model, model
     net = fastpath.prepare_for_training(model, channels_last=mode.channels_last, compile=mode.compile)
     return model, net

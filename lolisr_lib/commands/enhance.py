@@ -52,14 +52,13 @@ def _enhance_options(model, args: argparse.Namespace) -> dict:
         if "temperature" not in accepted:
             raise UserError(f"--temperature applies to LoLiSRFlow; {type(model).__name__} is deterministic")
         options["temperature"] = args.temperature
-    if args.tile is not None and args.tile != "auto":
+    if isinstance(args.tile, int):  # a tile side asked for (not auto or off): the model must be able to tile
         if "tile" not in accepted:
             raise UserError(f"--tile is not supported by {type(model).__name__}")
         if args.tile <= TILE_OVERLAP:
             raise UserError(f"--tile {args.tile} must be larger than the {TILE_OVERLAP}-pixel overlap, e.g. --tile 256")
+    if "tile" in accepted:
         options.update(tile=args.tile, overlap=TILE_OVERLAP)
-    elif "tile" in accepted:
-        options.update(tile=args.tile, overlap=TILE_OVERLAP)  # auto or off
     return options
 
 

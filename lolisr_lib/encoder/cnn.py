@@ -39,8 +39,7 @@ class ResidualBlock(nn.Module):
         self.res_scale = res_scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        body = self.body(x)
-        return x + (body if self.res_scale == 1.0 else self.res_scale * body)
+        return x + self.res_scale * self.body(x)
 
 
 class ResidualCNNEncoder(ConditionEncoder):

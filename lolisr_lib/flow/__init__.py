@@ -6,7 +6,7 @@ One interface for every invertible layer (``docs/model.md`` section 4), written 
 
 - ``base``: InvertibleLayer, the contract every layer and step inherits, and how Split and ConditionalFlow
   differ from it;
-- ``layers``: ActNorm, InvConv1x1 (LU; ``set_weight_cache`` switches its fast form, the inference cache), Squeeze
+- ``layers``: ActNorm, InvConv1x1 (LU; its inference cache is a fast form, ``runtime/fast_flow.py``), Squeeze
   (and the ``squeeze``/``unsqueeze`` functions);
 - ``coupling``: scale functions, the coupling sub-network, AffineInjector, CondAffineCoupling;
 - ``step``: FlowSequence, UnconditionalStep, FlowStep;
@@ -33,7 +33,6 @@ from lolisr_lib.flow.layers import (
     InvConv1x1,
     Squeeze,
     is_channels_last,
-    set_weight_cache,
     squeeze,
     unsqueeze,
 )
@@ -53,6 +52,6 @@ __all__ = [
     "LOG_SCALE_FUNCTIONS", "ActNorm", "AffineInjector", "CondAffineCoupling", "ConditionalFlow",
     "FlowSequence", "FlowStep", "InvConv1x1", "InvertibleLayer", "Split", "Squeeze", "UnconditionalStep",
     "bits_per_dim", "coupling_subnet", "dequantize", "gaussian_log_prob", "inverse_blowup", "is_channels_last",
-    "log_scale_function", "log_scale_spread", "nll_bits_per_pixel", "sample_gaussian", "set_weight_cache",
+    "log_scale_function", "log_scale_spread", "nll_bits_per_pixel", "sample_gaussian",
     "sigmoid_log_scale", "softclamp_log_scale", "squeeze", "unsqueeze",
 ]

@@ -94,7 +94,7 @@ class InvConv1x1(InvertibleLayer):
     ``torch.manual_seed`` for a reproducible model; different layers get different rotations).
 
     ``W`` and ``W^-1`` are assembled from the factors on every call. With ``fast`` set (the fast path), they are
-    kept between inference calls instead (``runtime/fast_flow.py``; :func:`set_weight_cache` switches it alone).
+    kept between inference calls instead (``runtime/fast_flow.py``; ``fastpath.use_fast_flow`` switches it).
 
     The product runs in the input's dtype even under autocast: ``x`` is the flow's own data path, whose
     rounding every later step inherits, and a 1x1 product is cheap next to the coupling networks.
@@ -154,19 +154,6 @@ def _mix_channels(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     C = weight.shape[0]
     with torch.autocast(device_type=x.device.type, enabled=False):
         return F.conv2d(x, weight.to(x.dtype).view(C, C, 1, 1))  # (B, C, H, W)
-
-
-def set_weight_cache(module: nn.Module, enabled: bool) -> int:
-    """Switch the fast form of every :class:`InvConv1x1` in ``module``, its inference cache of ``W`` and ``W^-1``
-    (``runtime/fast_flow.py``), on or off, dropping what was cached; returns how many layers.
-
-    Off, ``W`` and ``W^-1`` are rebuilt (LU products, two triangular solves) on every call, as written: the
-    "nothing cached" reference of ``python -m lolisr_lib bench``.
-    """
-    layers = [m for m in module.modules() if isinstance(m, InvConv1x1)]
-    for layer in layers:
-        fast_flow.use_weight_cache(layer, enabled)
-    return len(layers)
 
 
 def is_channels_last(x: torch.Tensor) -> bool:

@@ -236,8 +236,9 @@ class LoLiSRFlow(nn.Module):
         if lq.dim() == 3:
             return self.enhance(lq[None], temperature, tile=tile, overlap=overlap, generator=generator)[0]
         lq_p, (h, w) = self._pad(lq)
+        budget = available_memory(lq_p.device) if tile == "auto" else None  # read only when it decides
         tile = choose_tile(tile, lq_p.shape[-2:], self.scale, self.inference_bytes_per_hr_pixel() * lq_p.shape[0],
-                           available_memory(lq_p.device), overlap=overlap, align=self.pad_multiple)
+                           budget, overlap=overlap, align=self.pad_multiple)
         if tile is None or (tile >= lq_p.shape[-2] and tile >= lq_p.shape[-1]):
             out = self._generate(lq_p, temperature, generator=generator)
         else:
