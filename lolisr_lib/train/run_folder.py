@@ -72,9 +72,10 @@ def _training_payload(path: Path, map_location) -> dict:
 
 
 # Train fields that may change between a run and its resumption: they change what is logged, checked or
-# saved, or how long the run goes on, never the arithmetic of a step.
+# saved, or how long the run goes on and how its learning rate decays from here (extending a finished run with
+# further halvings), never the arithmetic of a step already taken.
 RESUMABLE_CHANGES = {
-    "name", "train.steps", "train.num_workers", "train.log_every", "train.val_every", "train.val_images",
+    "name", "train.steps", "train.decay_at", "train.num_workers", "train.log_every", "train.val_every", "train.val_images",
     "train.val_crop", "train.checkpoint_every", "train.max_skipped_in_a_row",
 }
 

@@ -82,6 +82,18 @@ def test_resume_refuses_a_different_config(mini_root, tmp_path):
     assert run(small_config(4, "log_every=2"), tmp_path, mini_root, resume=True).step == 4
 
 
+def test_a_finished_run_extends_with_further_halvings(mini_root, tmp_path):
+    # how the shipped models were continued: more steps, the same learning rate up to here, then lower
+    run(small_config(4, "decay_at=0.5"), tmp_path, mini_root)
+    longer = small_config(8, "decay_at=0.25,0.75")  # the old halving at step 2 kept, a new one at step 6
+    assert run(longer, tmp_path, mini_root, resume=True).step == 8
+    base = longer.train.lr
+    assert [row["lr"] / base for row in read_log(tmp_path)] == pytest.approx(
+        [0.5, 1.0, 0.5, 0.5, 0.5, 0.5, 0.25, 0.25])
+    with pytest.raises(ConfigError, match=r"train\.warmup_steps=2 there, 3 here"):
+        run(small_config(10, "decay_at=0.25,0.75", "warmup_steps=3"), tmp_path, mini_root, resume=True)
+
+
 def test_steps_beyond_the_schedule_are_refused(mini_root, tmp_path):
     with pytest.raises(ConfigError, match="outside 0..train.steps=4"):
         run(small_config(4), tmp_path, mini_root, steps=5)
