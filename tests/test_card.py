@@ -23,6 +23,15 @@ def test_card_tables_show_every_method_overall_per_ev_and_on_real_pairs():
     assert "-3.0 EV" in text and "00736-5.0" in text
 
 
+def test_card_tables_put_other_models_between_the_model_and_the_baselines():
+    card = {"scale": 4, "mini": {k: _summary(p) for k, p in (("model", 20.0), ("joint CNN", 19.5),
+                                                                ("he-bicubic", 14.0), ("oracle-gain", 19.0))}}
+    lines = card_tables(card, model_label="LoLiSRFlow").splitlines()
+    rows = [line.split(" | ")[0] for line in lines if line.startswith("| ") and "---" not in line][1:]
+    assert rows == ["| LoLiSRFlow", "| joint CNN", "| HE + bicubic", "| oracle gain (reads gt mean)"]
+    assert "| joint CNN | 19.50 / 0.500 | 19.50 | 18.50 |" in lines
+
+
 def test_ablation_table_reports_the_largest_dip():
     val = [{"step": s, "psnr": p, "brightness_error": abs(b), "brightness_bias": b}
            for s, p, b in ((100, 15.0, 9.0), (200, 18.0, -4.0), (300, 16.5, 4.0))]

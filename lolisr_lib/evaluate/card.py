@@ -41,12 +41,15 @@ def _rows(result) -> dict:
 
 
 def measure_card(model: nn.Module, scale: int, *, mini_root=None, real_root=REAL_ROOT, real: bool = True,
-                 device: str = "cpu") -> dict:
-    """``{"mini": {method: summary}, "real": {method: {pair: scores}}}``; the model's method name is "model"."""
+                 device: str = "cpu", others: dict[str, nn.Module] | None = None) -> dict:
+    """``{"mini": {method: summary}, "real": {method: {pair: scores}}}``; the model's method name is "model".
+
+    ``others``: more trained models to score beside it (e.g. ``{"joint CNN": cnn}``), under their names.
+    """
     from lolisr_lib.data import default_root
 
     mini_root = mini_root if mini_root is not None else default_root()
-    methods = {"model": model, **{name: make_baseline(name, scale) for name in METHODS}}
+    methods = {"model": model, **(others or {}), **{name: make_baseline(name, scale) for name in METHODS}}
     card = {"scale": scale, "mini": {}, "real": {}}
     with torch.no_grad():
         for name, method in methods.items():
@@ -64,10 +67,13 @@ def write_card(card: dict, path: str | Path) -> Path:
     return path
 
 
-def card_tables(card: dict) -> str:
-    """The card's figures as Markdown: overall and per EV on the miniature, and the real pairs."""
+def card_tables(card: dict, model_label: str = "LoLiSRFlow (shipped)") -> str:
+    """The card's figures as Markdown: overall and per EV on the miniature, and the real pairs (the models
+    first, then the baselines)."""
     mini = card["mini"]
-    names = {"model": "LoLiSRFlow (shipped)", "he-bicubic": "HE + bicubic", "oracle-gain": "oracle gain (reads gt mean)"}
+    baselines = {"he-bicubic": "HE + bicubic", "oracle-gain": "oracle gain (reads gt mean)"}
+    others = {key: key for key in mini if key != "model" and key not in baselines}
+    names = {"model": model_label, **others, **baselines}
     evs = list(mini["model"]["per_ev"])
     lines = [f"Miniature Test split, x{card['scale']} ({mini['model']['n']} images), PSNR dB / SSIM:", "",
              "| method | all | " + " | ".join(f"{ev} EV" for ev in evs) + " |",
