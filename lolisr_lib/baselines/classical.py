@@ -148,11 +148,16 @@ class OracleGainBaseline(ClassicalBaseline):
             raise UserError("oracle-gain needs the ground truth: enhance(lq, target=gt); it is a reference only")
         batch, single = as_batch(lq)
         gt = target[None] if single else target
-        linear = srgb_to_linear(batch.clamp(0, 1).double())
-        gain = srgb_to_linear(gt.double()).mean((1, 2, 3)) / linear.mean((1, 2, 3)).clamp(min=1e-8)  # (B,)
-        bright = linear_to_srgb((linear * gain[:, None, None, None]).clamp(0, 1)).to(batch.dtype)
-        out = bicubic_upscale(bright, self.scale)
+        out = bicubic_upscale(match_linear_mean(batch, gt), self.scale)
         return out[0] if single else out
+
+
+def match_linear_mean(images: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """``images`` (B, 3, h, w) in [0, 1] times one gain each in linear light, chosen so that each one's linear
+    mean equals its ``reference``'s (B, 3, H, W; any size), clipped to [0, 1]: global brightness from the answer."""
+    linear = srgb_to_linear(images.clamp(0, 1).double())
+    gain = srgb_to_linear(reference.double()).mean((1, 2, 3)) / linear.mean((1, 2, 3)).clamp(min=1e-8)  # (B,)
+    return linear_to_srgb((linear * gain[:, None, None, None]).clamp(0, 1)).to(images.dtype)
 
 
 CLASSICAL_BASELINES = {cls.name: cls for cls in (BicubicBaseline, HEBicubicBaseline, GammaBicubicBaseline)}
