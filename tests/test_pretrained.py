@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from lolisr_lib.commands.cli import main
+from lolisr_lib.config import preset
 from lolisr_lib.errors import UserError
 from lolisr_lib.evaluate import evaluate
 from lolisr_lib.model import LoLiSRFlow, pretrained
@@ -24,7 +25,7 @@ def test_shipped_file_is_small_weights_only_and_loads_with_weights_only(scale):
     model = pretrained.load(f"x{scale}")
     assert isinstance(model, LoLiSRFlow) and model.scale == scale and not model.training
     assert all(p.dtype == torch.float32 for p in model.parameters())
-    assert model.config.name == f"small-x{scale}"
+    assert model.config == preset(f"small-x{scale}")  # so `train --preset small-x{scale}` reproduces it
 
 
 @pytest.mark.parametrize("scale", [2, 4])
