@@ -64,6 +64,21 @@ def test_measurement_has_one_positive_time_per_size():
     assert time_attention("channel", 4, 64, repeats=1) > 0
 
 
+def test_timing_runs_on_one_thread_and_gives_the_threads_back(monkeypatch):
+    seen = []
+    before = torch.get_num_threads()
+    original = torch.Tensor.softmax
+
+    def probe(self, *args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.Tensor, "softmax", probe)
+    time_attention("spatial", 4, 64, repeats=2)
+    assert seen and set(seen) == {1}  # measured on one thread: the slope is the algorithm's, not the load's
+    assert torch.get_num_threads() == before
+
+
 def test_loglog_slope_recovers_an_exponent():
     x = np.array([1.0, 10.0, 100.0])
     assert loglog_slope(x, 3 * x**1.5) == pytest.approx(1.5)

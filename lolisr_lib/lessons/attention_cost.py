@@ -79,9 +79,12 @@ def time_attention(kind: str, channels: int, pixels: int, *, heads: int = 1, rep
                    device: torch.device | str = "cpu", seed: int = 0) -> float:
     """Seconds of one attention core on random ``(1, heads, channels, pixels)`` inputs, best of ``repeats``.
 
-    On the CPU this is the process's CPU time (``time.process_time``, all threads), which other processes
-    competing for the cores do not inflate; on CUDA it is wall time between synchronisations. The minimum over
-    repeats is the least disturbed measurement.
+    On the CPU this is the CPU time of one thread (``time.process_time`` with PyTorch held to one thread for
+    the measurement): other processes competing for the cores do not inflate it, and neither do worker threads
+    spinning at a barrier while a busy machine keeps one of them waiting (with two threads under load that
+    flattened the measured slopes to nonsense). The growth with ``N`` is a property of the algorithm, which one
+    thread shows. On CUDA it is wall time between synchronisations. The minimum over repeats is the least
+    disturbed measurement.
     """
     _check(kind, channels, pixels)
     device = torch.device(device)
@@ -89,15 +92,21 @@ def time_attention(kind: str, channels: int, pixels: int, *, heads: int = 1, rep
     q, k, v = (torch.randn(1, heads, channels, pixels, generator=generator, device=device) for _ in range(3))
     fn = _core(kind)
     clock = time.perf_counter if device.type == "cuda" else time.process_time
+    threads = torch.get_num_threads()
+    if device.type == "cpu":
+        torch.set_num_threads(1)
     best = math.inf
-    with torch.no_grad():
-        fn(q, k, v)  # warm-up: first calls allocate and pick kernels
-        for _ in range(repeats):
-            _sync(device)
-            start = clock()
-            fn(q, k, v)
-            _sync(device)
-            best = min(best, clock() - start)
+    try:
+        with torch.no_grad():
+            fn(q, k, v)  # warm-up: first calls allocate and pick kernels
+            for _ in range(repeats):
+                _sync(device)
+                start = clock()
+                fn(q, k, v)
+                _sync(device)
+                best = min(best, clock() - start)
+    finally:
+        torch.set_num_threads(threads)
     return best
 
 
