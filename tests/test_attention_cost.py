@@ -66,7 +66,6 @@ def test_measurement_has_one_positive_time_per_size():
 
 def test_timing_runs_on_one_thread_and_gives_the_threads_back(monkeypatch):
     seen = []
-    before = torch.get_num_threads()
     original = torch.Tensor.softmax
 
     def probe(self, *args, **kwargs):
@@ -74,9 +73,14 @@ def test_timing_runs_on_one_thread_and_gives_the_threads_back(monkeypatch):
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(torch.Tensor, "softmax", probe)
-    time_attention("spatial", 4, 64, repeats=2)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)  # so that a timing that kept the caller's threads would be seen
+    try:
+        time_attention("spatial", 4, 64, repeats=2)
+        assert torch.get_num_threads() == 2  # the caller's setting given back
+    finally:
+        torch.set_num_threads(before)
     assert seen and set(seen) == {1}  # measured on one thread: the slope is the algorithm's, not the load's
-    assert torch.get_num_threads() == before
 
 
 def test_loglog_slope_recovers_an_exponent():

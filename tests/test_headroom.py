@@ -9,7 +9,7 @@ from lolisr_lib.image.color import linear_to_srgb, srgb_to_linear
 
 
 class TooBright(nn.Module):
-    """Upscales by repetition and doubles the light: right detail, wrong brightness."""
+    """Upscales by repetition and quadruples the light (two stops): right detail, wrong brightness."""
 
     scale = 2
 
