@@ -114,7 +114,7 @@ class Trainer:
         payload = self._open(resume)
         if payload is not None:
             config = run_folder.resume_config(config, checkpoint_config(payload, self.resumed_from),
-                                               self.resumed_from)
+                                               self.resumed_from, step=int(payload["step"]))
         if config is None:
             raise ConfigError("train needs a config (e.g. lolisr_lib.config.preset('tiny-x2')) unless resuming")
         self.config = config

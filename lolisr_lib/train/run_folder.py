@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 
 from lolisr_lib.checkpoint import read_checkpoint, write_checkpoint
-from lolisr_lib.config import Config
+from lolisr_lib.config import Config, TrainConfig
 from lolisr_lib.errors import CheckpointError, ConfigError
+from lolisr_lib.train.schedule import lr_lambda
 
 LAST, PREV, BEST = "last.pt", "prev.pt", "best.pt"
 
@@ -75,16 +77,18 @@ def _training_payload(path: Path, map_location) -> dict:
 # saved, or how long the run goes on and how its learning rate decays from here (extending a finished run with
 # further halvings), never the arithmetic of a step already taken.
 RESUMABLE_CHANGES = {
-    "name", "train.steps", "train.decay_at", "train.num_workers", "train.log_every", "train.val_every", "train.val_images",
-    "train.val_crop", "train.checkpoint_every", "train.max_skipped_in_a_row",
+    "name", "train.steps", "train.decay_at", "train.num_workers", "train.log_every", "train.val_every",
+    "train.val_images", "train.val_crop", "train.checkpoint_every", "train.max_skipped_in_a_row",
 }
 
 
-def resume_config(requested: Config | None, stored: Config, path: Path) -> Config:
+def resume_config(requested: Config | None, stored: Config, path: Path, step: int = 0) -> Config:
     """The config to continue with: ``stored``, updated with the harmless changes of ``requested``.
 
     Any other difference (model, batch, learning rate, seed...) would make the continuation a different
-    run, so it raises :class:`ConfigError` listing the fields.
+    run, so it raises :class:`ConfigError` listing the fields. A new length or decay that gives any of the
+    ``step`` steps already taken another learning rate is allowed but warned about: the finished run is then no
+    longer what the new config gives from scratch.
     """
     if requested is None:
         return stored
@@ -97,7 +101,18 @@ def resume_config(requested: Config | None, stored: Config, path: Path) -> Confi
             f"cannot resume {path} with a different config ({shown}{', ...' if len(blocked) > 4 else ''}); "
             "resume with the config stored in the checkpoint or start a new out_dir"
         )
+    _warn_if_the_past_schedule_changes(stored.train, requested.train, step, path)
     return requested
+
+
+def _warn_if_the_past_schedule_changes(old: TrainConfig, new: TrainConfig, step: int, path: Path) -> None:
+    before, after = lr_lambda(old), lr_lambda(new)
+    changed = next((s for s in range(step) if before(s) != after(s)), None)
+    if changed is not None:
+        warnings.warn(f"resuming {path} at step {step} with train.steps={new.steps}, train.decay_at={new.decay_at}: "
+                      f"step {changed} would have had learning-rate factor {after(changed):g}, not "
+                      f"{before(changed):g}, so the run no longer matches this config started from scratch",
+                      stacklevel=3)
 
 
 def _flat(d: dict, prefix: str = "") -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import pytest
 import torch
@@ -86,12 +87,20 @@ def test_a_finished_run_extends_with_further_halvings(mini_root, tmp_path):
     # how the shipped models were continued: more steps, the same learning rate up to here, then lower
     run(small_config(4, "decay_at=0.5"), tmp_path, mini_root)
     longer = small_config(8, "decay_at=0.25,0.75")  # the old halving at step 2 kept, a new one at step 6
-    assert run(longer, tmp_path, mini_root, resume=True).step == 8
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the steps already taken keep their learning rate: nothing to warn about
+        assert run(longer, tmp_path, mini_root, resume=True).step == 8
     base = longer.train.lr
     assert [row["lr"] / base for row in read_log(tmp_path)] == pytest.approx(
         [0.5, 1.0, 0.5, 0.5, 0.5, 0.5, 0.25, 0.25])
     with pytest.raises(ConfigError, match=r"train\.warmup_steps=2 there, 3 here"):
         run(small_config(10, "decay_at=0.25,0.75", "warmup_steps=3"), tmp_path, mini_root, resume=True)
+
+
+def test_a_resumption_that_rewrites_past_learning_rates_warns(mini_root, tmp_path):
+    run(small_config(4, "decay_at=0.5"), tmp_path, mini_root, steps=3)  # halved from step 2
+    with pytest.warns(UserWarning, match="step 2 would have had learning-rate factor 1, not 0.5"):
+        run(small_config(16, "decay_at=0.5"), tmp_path, mini_root, resume=True, steps=4)  # halved from step 8
 
 
 def test_steps_beyond_the_schedule_are_refused(mini_root, tmp_path):
