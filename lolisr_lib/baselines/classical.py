@@ -25,7 +25,8 @@ from torch import nn
 
 from lolisr_lib.config import SCALES, Config, ModelConfig
 from lolisr_lib.errors import UserError
-from lolisr_lib.image.color import equalize_hist, linear_to_srgb, srgb_to_linear
+from lolisr_lib.image.color import equalize_hist, srgb_to_linear
+from lolisr_lib.image.exposure import scale_to_linear_mean, scene_linear_mean
 
 TARGET_MEAN = 0.4  # mean brightness the gamma rule aims for: RELLISUR's targets average ~90-110 / 255
 GAMMA_RANGE = (1 / 64, 8.0)  # bisection bounds: from a strong lift to a strong darkening
@@ -152,22 +153,42 @@ class OracleGainBaseline(ClassicalBaseline):
         return out[0] if single else out
 
 
+class ExposureGainBaseline(ClassicalBaseline):
+    """One gain in linear light per image, chosen from the capture's *exposure* (``ev``, which RELLISUR writes
+    into every low-light file name) by running the calibrated camera backwards
+    (:func:`lolisr_lib.image.exposure.scene_linear_mean`), then bicubic. A method, not a reference: it reads
+    metadata that every capture carries, never the target. On captures that the calibrated simulator made (the
+    miniature) it finds the oracle's gain almost exactly; on real captures, as well as the camera matches."""
+
+    name = "exposure-gain-bicubic"
+    reads_ev = True  # evaluate passes each image's exposure
+
+    @torch.no_grad()
+    def enhance(self, lq: torch.Tensor, ev=None) -> torch.Tensor:
+        if ev is None:
+            raise UserError(f"{self.name} needs the capture's exposure: enhance(lq, ev=-3.0)")
+        batch, single = as_batch(lq)
+        batch = batch.clamp(0, 1)
+        out = bicubic_upscale(scale_to_linear_mean(batch, scene_linear_mean(batch, ev)), self.scale)
+        return out[0] if single else out
+
+
 def match_linear_mean(images: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     """``images`` (B, 3, h, w) in [0, 1] times one gain each in linear light, chosen so that each one's linear
     mean equals its ``reference``'s (B, 3, H, W; any size), clipped to [0, 1]: global brightness from the answer."""
-    linear = srgb_to_linear(images.clamp(0, 1).double())
-    gain = srgb_to_linear(reference.double()).mean((1, 2, 3)) / linear.mean((1, 2, 3)).clamp(min=1e-8)  # (B,)
-    return linear_to_srgb((linear * gain[:, None, None, None]).clamp(0, 1)).to(images.dtype)
+    return scale_to_linear_mean(images, srgb_to_linear(reference.double()).mean((1, 2, 3)))
 
 
 CLASSICAL_BASELINES = {cls.name: cls for cls in (BicubicBaseline, HEBicubicBaseline, GammaBicubicBaseline)}
+EXPOSURE_BASELINES = {ExposureGainBaseline.name: ExposureGainBaseline}  # read the exposure: enhance(lq, ev=...)
 REFERENCES = {OracleGainBaseline.name: OracleGainBaseline}  # read the ground truth: references, not methods
 
 
 def make_baseline(name: str, scale: int) -> ClassicalBaseline:
-    """The classical baseline ``name`` (``bicubic``, ``he-bicubic``, ``gain-bicubic``) or the ``oracle-gain``
-    reference at ``scale``."""
-    known = {**CLASSICAL_BASELINES, **REFERENCES}
+    """The classical baseline ``name`` (``bicubic``, ``he-bicubic``, ``gain-bicubic``), the
+    ``exposure-gain-bicubic`` method (it reads each capture's exposure) or the ``oracle-gain`` reference at
+    ``scale``."""
+    known = {**CLASSICAL_BASELINES, **EXPOSURE_BASELINES, **REFERENCES}
     if name not in known:
         raise UserError(
             f"unknown baseline {name!r}; choose one of {', '.join(known)} "

@@ -1,7 +1,11 @@
 """``python -m lolisr_lib enhance``: brighten and upscale one photo with a trained model.
 
     python -m lolisr_lib enhance (--checkpoint CKPT | --pretrained x2) IN.png OUT.png [--temperature T] [--tile N] [--device ...]
-                                 [--bf16 auto|off]
+                                 [--bf16 auto|off] [--ev EV]
+
+``--ev`` gives the capture's exposure (stops below normal, e.g. -3; RELLISUR names it in every low-light file,
+``00018-3.0.png``): the output's global brightness then comes from the exposure and the calibrated camera instead
+of the model's guess (``lolisr_lib/model/exposure_aware.py``).
 
 Input rule: an **8-bit RGB** PNG or JPEG (Pillow mode ``RGB``, 8 bits per channel), the format of RELLISUR and
 of ordinary photos. 16-bit, grayscale, palette, CMYK and images with transparency are refused with a message
@@ -13,12 +17,14 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import math
 import time
 
 import torch
 
 from lolisr_lib.errors import UserError
 from lolisr_lib.image.io import check_png_path, read_rgb8, write_png
+from lolisr_lib.model.exposure_aware import ExposureAware
 from lolisr_lib.model.pretrained import checkpoint_argument
 from lolisr_lib.runtime import fastpath, hostmem
 from lolisr_lib.runtime.device import DEVICE_CHOICES
@@ -42,6 +48,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="bf16 autocast where the device computes bf16 natively (CUDA; CPUs with AVX-512 BF16 "
                              "or AMX): 1.5-1.8x faster on such a CPU, output within ~2e-3 of float32 "
                              "(benchmarks/README.md); off = float32 (default auto)")
+    parser.add_argument("--ev", type=exposure_argument, metavar="EV",
+                        help="the capture's exposure in stops below normal, e.g. -3 (RELLISUR: the number in the "
+                             "file name, 00018-3.0.png): the output's brightness comes from it, not from a guess")
+
+
+def exposure_argument(text: str) -> float:
+    """``--ev``: ``"-3"`` (or the magnitude, ``"3"``, as file names write it) to the exposure -3.0."""
+    try:
+        value = -abs(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an exposure; write stops below normal, e.g. -3") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite exposure; write e.g. -3")
+    return value
 
 
 def _enhance_options(model, args: argparse.Namespace) -> dict:
@@ -75,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
     # bf16 (where native) rounds the networks' arithmetic; freed host memory is kept for reuse (hostmem.py)
     fastpath.prepare_for_inference(model)
     bf16 = args.bf16 == "auto" and fastpath.native_bf16(device)
+    if args.ev is not None:  # the brightness from the exposure: one gain on the model's output
+        model, options = ExposureAware(model), {**options, "ev": args.ev}
     start = time.perf_counter()
     with torch.no_grad(), fastpath.autocast(device, bf16), hostmem.freed_memory_kept(device.type == "cpu"):
         out = model.enhance(lq[None].to(device, memory_format=torch.channels_last), **options)[0]  # (3, s*h, s*w)
@@ -83,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     path = write_png(args.output, out.float())
     (h, w), (H, W) = lq.shape[-2:], out.shape[-2:]
+    brightness = "" if args.ev is None else f", brightness from {args.ev:+.1f} EV"
     print(f"{path}: {W}x{H} (x{model.scale} of {w}x{h}), {seconds:.2f} s on {device} "
-          f"({'bf16' if bf16 else 'float32'})")
+          f"({'bf16' if bf16 else 'float32'}{brightness})")
     return 0

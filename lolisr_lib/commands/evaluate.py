@@ -2,11 +2,13 @@
 
     python -m lolisr_lib evaluate (--checkpoint CKPT | --pretrained x2 | --baseline NAME) [--data ROOT] --split Test --scale 2
         --out results.csv [--protocol test-crop | --crop 624 --y-channel] [--exposures -3,-4] [--limit N]
-        [--device auto|cpu|cuda] [--lpips-weights FILE]
+        [--device auto|cpu|cuda] [--lpips-weights FILE] [--exposure-aware]
 
 Without ``--data`` the bundled miniature is used. Prints the protocol, overall and per-EV means, and where the
 per-image CSV went. Learned baselines (joint-cnn, sequential-cnn) are trained with ``train`` and come as
-checkpoints; ``--baseline`` takes the classical ones.
+checkpoints; ``--baseline`` takes the classical ones. ``--exposure-aware`` gives a trained model's output the
+brightness that each capture's exposure (the EV in its file name) and the calibrated camera imply, instead of the
+model's guess (``lolisr_lib/model/exposure_aware.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import time
 from lolisr_lib.baselines import CLASSICAL_BASELINES, make_baseline
 from lolisr_lib.errors import UserError
 from lolisr_lib.evaluate import PROTOCOLS
+from lolisr_lib.model.exposure_aware import ExposureAware
 from lolisr_lib.model.pretrained import checkpoint_argument
 from lolisr_lib.runtime import hostmem
 from lolisr_lib.runtime.device import DEVICE_CHOICES
@@ -38,8 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--checkpoint", metavar="CKPT", help="a model saved by `train` or `.save()`")
     what.add_argument("--pretrained", metavar="xS", help="a shipped model, x2 or x4 (data/pretrained/)")
-    what.add_argument("--baseline", metavar="NAME", help=f"a classical baseline: {', '.join(CLASSICAL_BASELINES)}; or the "
-                      "oracle-gain reference (reads the target's mean)")
+    what.add_argument("--baseline", metavar="NAME", help=f"a classical baseline: {', '.join(CLASSICAL_BASELINES)}; "
+                      "exposure-gain-bicubic (a gain from the file's EV); or the oracle-gain reference (reads the "
+                      "target's mean)")
     parser.add_argument("--data", metavar="ROOT", help="RELLISUR-Dataset folder (default: the bundled miniature)")
     parser.add_argument("--split", default="Test", help="Train, Val or Test (default Test)")
     parser.add_argument("--scale", type=int, default=2, choices=(1, 2, 4), help="super-resolution factor")
@@ -57,6 +61,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "memory; off: never")
     parser.add_argument("--device", default="auto", help=f"{' | '.join(DEVICE_CHOICES)} | cuda:N (default auto)")
     parser.add_argument("--lpips-weights", metavar="FILE", help="local LPIPS-alex weights; without them n/a")
+    parser.add_argument("--exposure-aware", action="store_true",
+                        help="a trained model's output brightness from each capture's exposure (the file name's EV) "
+                             "and the calibrated camera, instead of the model's guess")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,11 +75,16 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     exposures = parse_exposures(args.exposures) if args.exposures is not None else None
     if args.baseline is not None:
+        if args.exposure_aware:
+            raise UserError("--exposure-aware applies to a trained model (--checkpoint or --pretrained); for a "
+                            "baseline whose brightness comes from the exposure, use --baseline exposure-gain-bicubic")
         model, name = make_baseline(args.baseline, args.scale), args.baseline
     else:
         checkpoint = checkpoint_argument(args.checkpoint, args.pretrained)
         model = load_model(checkpoint, map_location=device, expected_scale=args.scale).float()
         name = str(checkpoint)
+        if args.exposure_aware:
+            model, name = ExposureAware(model), f"{name}, brightness from the exposure"
     root = args.data if args.data is not None else default_root()
     start = time.perf_counter()
     # Scores are computed in plain float32 (no bf16, no layout change), so tables reproduce exactly; keeping

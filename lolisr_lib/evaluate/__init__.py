@@ -238,6 +238,8 @@ def _score_one(model, item: dict, scale: int, crop, y_channel: bool, device, lpi
     with torch.no_grad():
         if getattr(model, "reads_target", False):  # the oracle-gain reference reads the target's mean
             out = model.enhance(lq[None].to(device), target=gt[None].to(device))
+        elif getattr(model, "reads_ev", False):  # methods that read the capture's exposure (the file name's EV)
+            out = model.enhance(lq[None].to(device), ev=float(item["ev"]))
         else:
             out = model.enhance(lq[None].to(device), **tiling)  # (1, 3, s*h, s*w)
     if device.type == "cuda":

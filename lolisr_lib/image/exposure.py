@@ -1,0 +1,68 @@
+"""The scene's brightness read from a low-light capture and its exposure: the calibrated camera run backwards.
+
+A dark capture alone does not say how bright the scene was: the sensor records radiance times exposure, so a dark
+scene at -3 EV and a bright one at -4 EV can give the same picture. The exposure itself is known, though. Every
+camera writes it into the file (EXIF), and RELLISUR puts it in every low-light file's name (``00018-3.0.png`` is
+three stops under the normal exposure). Learning to See in the Dark (Chen et al., CVPR 2018) uses the same
+number: it amplifies its raw input by the known exposure ratio.
+
+With the exposure known, the capture model of :mod:`lolisr_lib.image.degrade` can be inverted pixel by pixel:
+
+    code value c  ->  linear l = sRGB^-1(c)                       (undo the sRGB curve)
+                  ->  dn**gamma = l (1 - b) + b                     (undo the black point b)
+                  ->  dn = (dn**gamma) ** (1 / gamma)               (undo the tone curve)
+                  ->  light = dn / (iso_gain * 2**ev * gain_c)      (undo the ISO gain, the exposure, the colour)
+
+and the mean of ``light`` is the linear mean of the normally exposed scene (at the capture's resolution, which
+leaves the mean unchanged). Noise and the 8-bit rounding of the darkest pixels bias it a little upward at -5 EV
+(measured in ``docs/simulator.md``); the camera of a real scene differs from the calibrated one as much as real
+cameras differ, which is the estimate's real limit.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from lolisr_lib.errors import UserError
+from lolisr_lib.image.color import linear_to_srgb, srgb_to_linear
+from lolisr_lib.image.degrade import DegradeParams
+
+
+def _exposures(ev, batch: int) -> torch.Tensor:
+    """``ev`` (a number, or one per image) as a float64 (B,) tensor, checked."""
+    evs = torch.as_tensor(ev, dtype=torch.float64).flatten().cpu()
+    if evs.numel() == 1:
+        evs = evs.expand(batch)
+    if evs.numel() != batch:
+        raise UserError(f"ev: give one exposure, or one per image ({batch}); got {evs.numel()}")
+    if not torch.isfinite(evs).all() or (evs > 0).any():
+        raise UserError(f"ev must be finite exposures <= 0 (e.g. -3.0 for three stops darker); got {evs.tolist()}")
+    return evs
+
+
+def scene_linear_mean(capture: torch.Tensor, ev, params: DegradeParams = DegradeParams()) -> torch.Tensor:
+    """The linear mean of the normally exposed scene behind each low-light ``capture`` (B, 3, h, w) in [0, 1],
+    taken at exposure ``ev`` (a number or one per image, stops below normal) by the camera ``params``
+    (default: the one calibrated on real RELLISUR captures). Returns float64 (B,)."""
+    if capture.ndim != 4 or capture.shape[1] != 3:
+        raise UserError(f"capture must be a (B, 3, h, w) RGB batch; got shape {tuple(capture.shape)}")
+    evs = _exposures(ev, capture.shape[0])
+    means = []
+    for image, exposure in zip(capture.double().clamp(0, 1), evs.tolist()):
+        cam = params.at(exposure)
+        rendered = srgb_to_linear(image) * (1.0 - cam.black_point) + cam.black_point
+        dn = rendered.clamp(min=0) ** (1.0 / cam.tone_gamma) / cam.iso_gain
+        collected = 2.0**exposure * torch.tensor(cam.channel_gain, dtype=torch.float64, device=dn.device)
+        means.append((dn / collected[:, None, None]).mean())
+    return torch.stack(means)
+
+
+def scale_to_linear_mean(images: torch.Tensor, linear_mean: torch.Tensor) -> torch.Tensor:
+    """``images`` (B, 3, H, W) in [0, 1] times one gain each in linear light, so that each one's linear mean
+    becomes ``linear_mean`` (B,); clipped to [0, 1] and returned in sRGB, in the images' dtype."""
+    linear = srgb_to_linear(images.clamp(0, 1).double())
+    gain = linear_mean.to(linear.device, torch.float64) / linear.mean((1, 2, 3)).clamp(min=1e-8)  # (B,)
+    return linear_to_srgb((linear * gain[:, None, None, None]).clamp(0, 1)).to(images.dtype)
+
+
+__all__ = ["scale_to_linear_mean", "scene_linear_mean"]
