@@ -1,27 +1,42 @@
-"""What a trained model would score with the right global brightness (lolisr_lib/evaluate/headroom.py).
+"""How much of a trained model's error is its brightness guess, and how much the capture's exposure gives back.
 
-Scores the model, the model with its brightness taken from the target (a reference that reads the answer,
-like the oracle gain), HE + bicubic and the oracle gain, on the miniature's Test split per EV and, at x2, on the
-two real pairs. The gap between the first two rows is what a perfect brightness guess would add.
+Scores, on the miniature's Test split per EV and, at x2, on the two real pairs:
+
+- the model (its own brightness guess);
+- the model with its brightness from the capture's exposure (``--exposure-aware``: the EV in the file name and
+  the calibrated camera run backwards, lolisr_lib/model/exposure_aware.py): a method, it never reads the target;
+- the model with its brightness from the target (lolisr_lib/evaluate/headroom.py): a reference that reads the
+  answer, like the oracle gain; the gap to the first row is what a perfect brightness guess would add;
+- exposure gain + bicubic, HE + bicubic and the oracle gain.
 
     python benchmarks/brightness_headroom.py --pretrained x2
-    python benchmarks/brightness_headroom.py runs/small-x4/best.pt
+    python benchmarks/brightness_headroom.py runs/small-x4/best.pt --out benchmarks/results/brightness-x4.json
 """
 
 import argparse
 
-from lolisr_lib.evaluate.card import card_tables, measure_card
+from lolisr_lib.baselines import make_baseline
+from lolisr_lib.evaluate.card import card_tables, measure_card, write_card
 from lolisr_lib.evaluate.headroom import BrightnessFromTarget
 from lolisr_lib.model.build import load_model
+from lolisr_lib.model.exposure_aware import ExposureAware
 from lolisr_lib.model.pretrained import load
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", nargs="?", help="a model file or a run's best.pt")
     parser.add_argument("--pretrained", choices=["x2", "x4"], help="a shipped model instead of a checkpoint")
+    parser.add_argument("--out", metavar="JSON", help="also write the figures here")
     args = parser.parse_args()
     if (args.checkpoint is None) == (args.pretrained is None):
         parser.error("give a checkpoint or --pretrained x2|x4")
     model = load(args.pretrained) if args.pretrained else load_model(args.checkpoint)
-    others = {"same, brightness from the target (reads gt mean)": BrightnessFromTarget(model)}
-    print(card_tables(measure_card(model, model.scale, others=others), model_label="LoLiSRFlow"))
+    others = {
+        "same, brightness from the exposure (reads the file's EV)": ExposureAware(model),
+        "same, brightness from the target (reads gt mean)": BrightnessFromTarget(model),
+        "exposure gain + bicubic (reads the file's EV)": make_baseline("exposure-gain-bicubic", model.scale),
+    }
+    card = measure_card(model, model.scale, others=others)
+    if args.out:
+        print(f"figures: {write_card(card, args.out)}")
+    print(card_tables(card, model_label="LoLiSRFlow"))

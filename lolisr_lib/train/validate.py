@@ -17,6 +17,7 @@ from torch import nn
 from lolisr_lib.errors import ConfigError
 from lolisr_lib.evaluate import centre_crop
 from lolisr_lib.evaluate.metrics import psnr_batch, ssim_batch
+from lolisr_lib.image.exposure import scale_to_linear_mean, scene_linear_mean
 
 
 def val_indices(n: int, count: int) -> list[int]:
@@ -34,11 +35,21 @@ def val_crop(lq: torch.Tensor, gt: torch.Tensor, hr_size: int, scale: int):
     return centre_crop(lq, gt, hr_size // scale, scale, clip=True)
 
 
+def psnr_with_exposure_brightness(pred: torch.Tensor, lq: torch.Tensor, gt: torch.Tensor, ev) -> float:
+    """PSNR of ``pred`` with its global brightness taken from the capture's exposure ``ev``
+    (:mod:`lolisr_lib.model.exposure_aware`): what the model restores apart from its brightness guess. NaN for
+    images without an exposure."""
+    if ev is None:
+        return float("nan")
+    return psnr_batch(scale_to_linear_mean(pred.clamp(0, 1), scene_linear_mean(lq, float(ev))), gt).item()
+
+
 @torch.no_grad()
 def score_images(model: nn.Module, dataset, indices: list[int], device: torch.device, *, scale: int,
                  crop: int = 0) -> list[dict]:
-    """One row per ``dataset[i]``, ``i`` in ``indices``: ``index``, ``psnr``, ``ssim`` and ``brightness`` (mean
-    code value of the prediction minus the target's, 0..255). Eval mode for the pass, the previous mode after."""
+    """One row per ``dataset[i]``, ``i`` in ``indices``: ``index``, ``psnr``, ``ssim``, ``brightness`` (mean
+    code value of the prediction minus the target's, 0..255) and ``psnr_exposure`` (the PSNR once the brightness
+    comes from the exposure). Eval mode for the pass, the previous mode after."""
     was_training = model.training
     model.eval()
     rows = []
@@ -50,7 +61,8 @@ def score_images(model: nn.Module, dataset, indices: list[int], device: torch.de
                 lq, gt = val_crop(lq, gt, crop, scale)
             pred = model.enhance(lq).float()
             rows.append({"index": i, "psnr": psnr_batch(pred, gt).item(), "ssim": ssim_batch(pred, gt).item(),
-                         "brightness": 255.0 * (pred.mean() - gt.mean()).item()})
+                         "brightness": 255.0 * (pred.mean() - gt.mean()).item(),
+                         "psnr_exposure": psnr_with_exposure_brightness(pred, lq, gt, item.get("ev"))})
     finally:
         model.train(was_training)
     return rows
@@ -58,13 +70,13 @@ def score_images(model: nn.Module, dataset, indices: list[int], device: torch.de
 
 def summarise_scores(rows: list[dict]) -> dict:
     """Mean ``psnr`` and ``ssim``, ``brightness_error`` (mean absolute brightness difference) and its signed
-    ``brightness_bias``, and the number of ``images``; the rows in index order, so the means do not depend on
+    ``brightness_bias``, mean ``psnr_exposure``, and the number of ``images``; the rows in index order, so the means do not depend on
     how the images were shared out."""
     rows = sorted(rows, key=lambda r: r["index"])
     brightness = [r["brightness"] for r in rows]
     return {"psnr": float(np.mean([r["psnr"] for r in rows])), "ssim": float(np.mean([r["ssim"] for r in rows])),
             "brightness_error": float(np.mean(np.abs(brightness))), "brightness_bias": float(np.mean(brightness)),
-            "images": len(rows)}
+            "psnr_exposure": float(np.mean([r["psnr_exposure"] for r in rows])), "images": len(rows)}
 
 
 def shard(indices: list[int], rank: int, world_size: int) -> list[int]:
