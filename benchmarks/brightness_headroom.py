@@ -14,13 +14,45 @@ Scores, on the miniature's Test split per EV and, at x2, on the two real pairs:
 """
 
 import argparse
+from collections import defaultdict
+
+import numpy as np
 
 from lolisr_lib.baselines import make_baseline
+from lolisr_lib.data import RellisurDataset, default_root
 from lolisr_lib.evaluate.card import card_tables, measure_card, write_card
 from lolisr_lib.evaluate.headroom import BrightnessFromTarget
+from lolisr_lib.image.calibration import REAL_ROOT
+from lolisr_lib.image.color import srgb_to_linear
+from lolisr_lib.image.exposure import scene_linear_mean
 from lolisr_lib.model.build import load_model
 from lolisr_lib.model.exposure_aware import ExposureAware
 from lolisr_lib.model.pretrained import load
+
+def estimate_errors(root, scale: int) -> dict[float, list[float]]:
+    """Per EV, log2(estimated / true linear mean of the target) of each Test image: the exposure estimate's error
+    in stops (positive: the estimate is too bright)."""
+    dataset, errors = RellisurDataset(root, "Test", scale), defaultdict(list)
+    for i in range(len(dataset)):
+        item = dataset[i]
+        estimate = scene_linear_mean(item["lq"][None], item["ev"]).item()
+        errors[float(item["ev"])].append(float(np.log2(estimate / srgb_to_linear(item["gt"].double()).mean().item())))
+    return dict(sorted(errors.items(), reverse=True))
+
+
+def estimate_table(scale: int) -> str:
+    """The exposure estimate's error on the miniature's Test split per EV and on each real pair (x2)."""
+    mini = estimate_errors(default_root(), scale)
+    lines = ["Brightness from the exposure, error of the estimate in stops (mean over the miniature's Test images; "
+             "per real pair):", "", "| | " + " | ".join(f"{ev:.1f} EV" for ev in mini) + " |",
+             "|---|" + "---|" * len(mini),
+             "| miniature Test | " + " | ".join(f"{np.mean(v):+.2f}" for v in mini.values()) + " |"]
+    if scale == 2:
+        for ev, values in estimate_errors(REAL_ROOT, 2).items():
+            lines.append(f"| real pair at {ev:.1f} EV | " + " | ".join(
+                f"{values[0]:+.2f}" if e == ev else "" for e in mini) + " |")
+    return "\n".join(lines)
+
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -40,3 +72,5 @@ if __name__ == "__main__":
     if args.out:
         print(f"figures: {write_card(card, args.out)}")
     print(card_tables(card, model_label="LoLiSRFlow"))
+    print()
+    print(estimate_table(model.scale))

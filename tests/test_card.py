@@ -47,3 +47,16 @@ def test_compare_methods_scores_three_outputs_of_the_target_size():
     assert list(outputs) == ["HE + bicubic", "oracle gain (reads gt mean)", "flow"]
     assert all(out.shape == gt.shape for out in outputs.values())
     assert all(0 < p < 100 and -1 <= s <= 1 for p, s in scores.values())
+
+
+def test_compare_methods_with_the_exposure_adds_the_model_with_its_brightness_from_the_ev():
+    from lolisr_lib.image.color import srgb_to_linear
+    from lolisr_lib.image.exposure import scene_linear_mean
+
+    torch.manual_seed(0)
+    model = LoLiSRFlow(preset("tiny-x2")).eval()
+    lq, gt = torch.rand(3, 16, 16) * 0.1, torch.rand(3, 32, 32)
+    outputs, scores = compare_methods(model, lq, gt, label="flow", ev=-3.0)
+    assert list(outputs)[-1] == "flow, brightness from the EV" and len(scores) == 4
+    aware = srgb_to_linear(outputs["flow, brightness from the EV"].double()).mean()
+    torch.testing.assert_close(aware, scene_linear_mean(lq[None], -3.0)[0], rtol=1e-3, atol=0)

@@ -95,18 +95,26 @@ def card_tables(card: dict, model_label: str = "LoLiSRFlow (shipped)") -> str:
 
 
 @torch.no_grad()
-def compare_methods(model: nn.Module, lq: torch.Tensor, gt: torch.Tensor, *, label: str = "LoLiSRFlow") -> tuple:
+def compare_methods(model: nn.Module, lq: torch.Tensor, gt: torch.Tensor, *, label: str = "LoLiSRFlow",
+                    ev: float | None = None) -> tuple:
     """One image pair through HE + bicubic, the oracle gain and ``model.enhance``: ``(outputs, scores)``, dicts
-    keyed by method name, outputs ``(3, H, W)`` in [0, 1], scores ``(PSNR, SSIM)`` under protocol A."""
+    keyed by method name, outputs ``(3, H, W)`` in [0, 1], scores ``(PSNR, SSIM)`` under protocol A.
+
+    With the capture's exposure ``ev``, one more output: the model's with its brightness from that exposure
+    (:class:`lolisr_lib.model.exposure_aware.ExposureAware`), named ``label + ", brightness from the EV"``."""
     from lolisr_lib.evaluate.metrics import psnr, ssim
+    from lolisr_lib.image.exposure import brightness_from_exposure
 
     scale = model.scale
     device = next(model.parameters()).device
+    prediction = model.enhance(lq[None].to(device))[0].float().cpu()
     outputs = {
         "HE + bicubic": make_baseline("he-bicubic", scale).enhance(lq),
         "oracle gain (reads gt mean)": make_baseline("oracle-gain", scale).enhance(lq, target=gt),
-        label: model.enhance(lq[None].to(device))[0].float().cpu(),
+        label: prediction,
     }
+    if ev is not None:  # the same prediction with one gain in linear light: ExposureAware without a second pass
+        outputs[f"{label}, brightness from the EV"] = brightness_from_exposure(prediction[None], lq[None], ev)[0]
     scores = {name: (psnr(out, gt), ssim(out, gt)) for name, out in outputs.items()}
     return outputs, scores
 

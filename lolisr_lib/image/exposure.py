@@ -65,4 +65,11 @@ def scale_to_linear_mean(images: torch.Tensor, linear_mean: torch.Tensor) -> tor
     return linear_to_srgb((linear * gain[:, None, None, None]).clamp(0, 1)).to(images.dtype)
 
 
-__all__ = ["scale_to_linear_mean", "scene_linear_mean"]
+def brightness_from_exposure(prediction: torch.Tensor, capture: torch.Tensor, ev,
+                             params: DegradeParams = DegradeParams()) -> torch.Tensor:
+    """``prediction`` (B, 3, H, W), a model's output for ``capture`` (B, 3, h, w), with one gain in linear light
+    so that its brightness is the scene's that ``capture`` and its exposure ``ev`` give (:func:`scene_linear_mean`)."""
+    return scale_to_linear_mean(prediction.clamp(0, 1), scene_linear_mean(capture, ev, params))
+
+
+__all__ = ["brightness_from_exposure", "scale_to_linear_mean", "scene_linear_mean"]

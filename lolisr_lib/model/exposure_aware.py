@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from lolisr_lib.image.degrade import DegradeParams
-from lolisr_lib.image.exposure import scale_to_linear_mean, scene_linear_mean
+from lolisr_lib.image.exposure import brightness_from_exposure
 
 
 class ExposureAware(nn.Module):
@@ -35,5 +35,4 @@ class ExposureAware(nn.Module):
     def enhance(self, lq: torch.Tensor, ev, **options) -> torch.Tensor:
         """``lq`` (B, 3, h, w) in [0, 1], ``ev`` its exposure (a number or one per image, e.g. -3.0); ``options``
         go to ``model.enhance``. Returns (B, 3, s*h, s*w) in [0, 1]."""
-        out = self.model.enhance(lq, **options).float().clamp(0, 1)
-        return scale_to_linear_mean(out, scene_linear_mean(lq, ev, self.params))
+        return brightness_from_exposure(self.model.enhance(lq, **options).float(), lq, ev, self.params)

@@ -17,7 +17,7 @@ from torch import nn
 from lolisr_lib.errors import ConfigError
 from lolisr_lib.evaluate import centre_crop
 from lolisr_lib.evaluate.metrics import psnr_batch, ssim_batch
-from lolisr_lib.image.exposure import scale_to_linear_mean, scene_linear_mean
+from lolisr_lib.image.exposure import brightness_from_exposure
 
 
 def val_indices(n: int, count: int) -> list[int]:
@@ -41,7 +41,7 @@ def psnr_with_exposure_brightness(pred: torch.Tensor, lq: torch.Tensor, gt: torc
     images without an exposure."""
     if ev is None:
         return float("nan")
-    return psnr_batch(scale_to_linear_mean(pred.clamp(0, 1), scene_linear_mean(lq, float(ev))), gt).item()
+    return psnr_batch(brightness_from_exposure(pred, lq, float(ev)), gt).item()
 
 
 @torch.no_grad()

@@ -192,6 +192,21 @@ def test_validate_scores_centre_crops_in_eval_mode(mini_root):
     scores = validate(model, RellisurDataset(mini_root, "Val", 2), [0, 5], torch.device("cpu"), scale=2, crop=16)
     assert seen == [((1, 3, 8, 8), False)] * 2 and model.training  # cropped, scored in eval, back to train
     assert scores["images"] == 2 and -1 <= scores["ssim"] <= 1 and math.isfinite(scores["psnr"])
+    assert math.isfinite(scores["psnr_exposure"]) and scores["psnr_exposure"] != scores["psnr"]
+
+
+def test_psnr_exposure_is_the_psnr_once_the_brightness_comes_from_the_exposure():
+    from lolisr_lib.image.color import linear_to_srgb, srgb_to_linear
+    from lolisr_lib.image.degrade import degrade
+    from lolisr_lib.train.validate import psnr_with_exposure_brightness
+
+    rng = torch.Generator().manual_seed(0)
+    gt = 0.25 + 0.5 * torch.rand(1, 3, 16, 16, generator=rng)
+    lq = torch.from_numpy(degrade((gt[0].permute(1, 2, 0).numpy() * 255).round().astype("uint8"), 2, -3.0))
+    lq = lq.permute(2, 0, 1)[None].float() / 255
+    too_dark = linear_to_srgb(srgb_to_linear(gt) / 4)  # the right picture, two stops too dark
+    assert psnr_with_exposure_brightness(too_dark, lq, gt, -3.0) > 30  # the exposure restores the brightness
+    assert math.isnan(psnr_with_exposure_brightness(too_dark, lq, gt, None))  # no exposure known: not a number
 
 
 def test_resume_with_more_steps_follows_the_new_schedule(mini_root, tmp_path):
