@@ -12,7 +12,7 @@ from lolisr_lib.evaluate import evaluate
 from lolisr_lib.image.calibration import real_pairs
 from lolisr_lib.image.color import linear_to_srgb, srgb_to_linear
 from lolisr_lib.image.degrade import DegradeParams, degrade
-from lolisr_lib.image.exposure import scale_to_linear_mean, scene_linear_mean
+from lolisr_lib.image.exposure import clipped_mean, scale_to_linear_mean, scene_linear_mean, unclip_dark_readings
 from lolisr_lib.model.exposure_aware import ExposureAware
 
 NOISELESS = DegradeParams(full_well=1e9, read_noise=0.0)  # the calibrated camera without its noise
@@ -171,3 +171,29 @@ def test_enhance_refuses_an_ev_that_is_not_a_number(tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
         main(["enhance", "--pretrained", "x2", "in.png", str(tmp_path / "out.png"), "--ev", "dark"])
     assert stop.value.code == 2 and "not an exposure" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------- the lift of clipping at 0
+def test_clipped_mean_is_the_mean_of_gaussian_readings_clipped_at_zero():
+    rng = torch.Generator().manual_seed(0)
+    for mean, std in [(0.0, 1.0), (-0.5, 1.0), (0.3, 0.2), (3.0, 0.5)]:
+        draws = (mean + std * torch.randn(400_000, generator=rng, dtype=torch.float64)).clamp(min=0)
+        expected = clipped_mean(torch.tensor(mean, dtype=torch.float64), torch.tensor(std, dtype=torch.float64))
+        assert expected.item() == pytest.approx(draws.mean().item(), abs=4e-3 * std)
+
+
+def test_unclipping_removes_the_lift_of_a_dark_flat_field():
+    cam = DegradeParams().at(-5.0)
+    electrons_per_dn = cam.full_well / cam.iso_gain
+    light = 0.0015  # DN: a few electrons per pixel, as at -5 EV
+    rng = np.random.default_rng(0)
+    electrons = rng.poisson(light * electrons_per_dn, (3, 64, 64)) + rng.normal(0, cam.read_noise, (3, 64, 64))
+    readings = torch.from_numpy(np.clip(electrons / electrons_per_dn, 0, 1))
+    assert readings.mean().item() > 1.15 * light  # clipping lifts the mean
+    assert unclip_dark_readings(readings, cam).mean().item() == pytest.approx(light, rel=0.05)
+
+
+def test_unclipping_leaves_bright_readings_alone():
+    cam = DegradeParams().at(-3.0)
+    readings = 0.05 + 0.1 * torch.rand(3, 16, 16, dtype=torch.float64)
+    torch.testing.assert_close(unclip_dark_readings(readings, cam), readings)

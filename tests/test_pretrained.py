@@ -38,6 +38,23 @@ def test_model_card_figures_on_the_miniature(scale, mini_default_root):
         assert group["psnr"] == pytest.approx(card["mini"]["model"]["per_ev"][f"{ev:.1f}"]["psnr"], abs=0.05)
 
 
+EXPOSURE_ROW = "same, brightness from the exposure (reads the file's EV)"  # benchmarks/brightness_headroom.py
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_model_card_exposure_aware_figures_on_the_miniature(scale, mini_default_root):
+    """The card's exposure-aware rows (benchmarks/results/brightness-x{2,4}.json), re-measured."""
+    from lolisr_lib.model.exposure_aware import ExposureAware
+
+    card = json.loads((pretrained.PRETRAINED_DIR.parents[1] / "benchmarks" / "results" / f"brightness-x{scale}.json")
+                      .read_text())
+    result = evaluate(ExposureAware(pretrained.load(scale)), mini_default_root, "Test", scale)
+    assert result.summary["psnr"] == pytest.approx(card["mini"][EXPOSURE_ROW]["psnr"], abs=0.05)
+    assert result.summary["ssim"] == pytest.approx(card["mini"][EXPOSURE_ROW]["ssim"], abs=0.002)
+    oracle = card["mini"]["oracle-gain"]["psnr"]
+    assert result.summary["psnr"] > oracle + 1.0  # the issue's +1 dB, met with the brightness from the exposure
+
+
 @pytest.mark.parametrize("scale", [2, 4])
 def test_half_precision_storage_cost_was_under_0_05_db(scale):
     """At export the float32 training weights were scored beside their float16 copy (data/pretrained/README.md);

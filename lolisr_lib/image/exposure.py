@@ -11,21 +11,34 @@ With the exposure known, the capture model of :mod:`lolisr_lib.image.degrade` ca
     code value c  ->  linear l = sRGB^-1(c)                       (undo the sRGB curve)
                   ->  dn**gamma = l (1 - b) + b                     (undo the black point b)
                   ->  dn = (dn**gamma) ** (1 / gamma)               (undo the tone curve)
+                  ->  dn without the lift of clipping at 0          (see below)
                   ->  light = dn / (iso_gain * 2**ev * gain_c)      (undo the ISO gain, the exposure, the colour)
 
 and the mean of ``light`` is the linear mean of the normally exposed scene (at the capture's resolution, which
-leaves the mean unchanged). Noise and the 8-bit rounding of the darkest pixels bias it a little upward at -5 EV
-(measured in ``docs/simulator.md``); the camera of a real scene differs from the calibrated one as much as real
-cameras differ, which is the estimate's real limit.
+leaves the mean unchanged).
+
+One correction before the last step. The ADC clips negative readings (read noise around a dark pixel) at 0, so
+the darkest pixels read brighter on average than the light they caught: at -5 EV that alone makes the estimate
+about 0.16 stops too bright. With the camera's noise known (shot noise from ``full_well``, ``read_noise``), the
+mean of a Gaussian reading clipped at 0 is a known function of the unclipped mean; :func:`unclip_dark_readings`
+inverts it on each pixel's local mean (light is never negative, so neither is the answer). What is left is the
+8-bit rounding of the darkest codes (measured in ``docs/simulator.md``, section 5). The camera of a real scene
+differs from the calibrated one as much as real cameras differ, which is the estimate's real limit.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 
 from lolisr_lib.errors import UserError
 from lolisr_lib.image.color import linear_to_srgb, srgb_to_linear
-from lolisr_lib.image.degrade import DegradeParams
+from lolisr_lib.image.degrade import Camera, DegradeParams
+
+LOCAL_WINDOW = 5  # pixels on a side of the neighbourhood whose mean reading stands for a pixel's light
+UNCLIP_ITERATIONS = 20  # fixed-point steps; each shrinks the error by the probability of a reading below 0
 
 
 def _exposures(ev, batch: int) -> torch.Tensor:
@@ -40,6 +53,25 @@ def _exposures(ev, batch: int) -> torch.Tensor:
     return evs
 
 
+def clipped_mean(mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """E[max(X, 0)] for X ~ N(``mean``, ``std``**2): the average reading of an ADC that clips at 0."""
+    a = mean / std
+    return mean * 0.5 * (1 + torch.erf(a / math.sqrt(2))) + std * torch.exp(-a * a / 2) / math.sqrt(2 * math.pi)
+
+
+def unclip_dark_readings(dn: torch.Tensor, cam: Camera) -> torch.Tensor:
+    """``dn`` (3, h, w), readings of the ADC (white = 1) that clipped at 0, with each pixel's share of the
+    clipping's lift removed: its local mean ``mu`` is taken as the clipped mean of a reading of mean ``m >= 0``
+    and the camera's noise (shot noise and read noise, in DN), ``m`` solved by fixed-point iteration."""
+    mu = F.avg_pool2d(dn[None], LOCAL_WINDOW, 1, LOCAL_WINDOW // 2, count_include_pad=False)[0]
+    electrons_per_dn = cam.full_well / cam.iso_gain
+    m = mu.clone()
+    for _ in range(UNCLIP_ITERATIONS):
+        std = torch.sqrt(m / electrons_per_dn + (cam.read_noise / electrons_per_dn) ** 2).clamp(min=1e-12)
+        m = (m - (clipped_mean(m, std) - mu)).clamp(min=0)
+    return dn - (mu - m)
+
+
 def scene_linear_mean(capture: torch.Tensor, ev, params: DegradeParams = DegradeParams()) -> torch.Tensor:
     """The linear mean of the normally exposed scene behind each low-light ``capture`` (B, 3, h, w) in [0, 1],
     taken at exposure ``ev`` (a number or one per image, stops below normal) by the camera ``params``
@@ -51,8 +83,8 @@ def scene_linear_mean(capture: torch.Tensor, ev, params: DegradeParams = Degrade
     for image, exposure in zip(capture.double().clamp(0, 1), evs.tolist()):
         cam = params.at(exposure)
         rendered = srgb_to_linear(image) * (1.0 - cam.black_point) + cam.black_point
-        dn = rendered.clamp(min=0) ** (1.0 / cam.tone_gamma) / cam.iso_gain
-        collected = 2.0**exposure * torch.tensor(cam.channel_gain, dtype=torch.float64, device=dn.device)
+        dn = unclip_dark_readings(rendered.clamp(min=0) ** (1.0 / cam.tone_gamma), cam)
+        collected = cam.iso_gain * 2.0**exposure * torch.tensor(cam.channel_gain, dtype=torch.float64, device=dn.device)
         means.append((dn / collected[:, None, None]).mean())
     return torch.stack(means)
 
@@ -72,4 +104,4 @@ def brightness_from_exposure(prediction: torch.Tensor, capture: torch.Tensor, ev
     return scale_to_linear_mean(prediction.clamp(0, 1), scene_linear_mean(capture, ev, params))
 
 
-__all__ = ["brightness_from_exposure", "scale_to_linear_mean", "scene_linear_mean"]
+__all__ = ["brightness_from_exposure", "clipped_mean", "scale_to_linear_mean", "scene_linear_mean", "unclip_dark_readings"]
