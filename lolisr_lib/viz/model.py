@@ -194,7 +194,8 @@ def render_method_row(lq, outputs: dict, gt, scores: dict, size: float = 3.0, ti
 def render_val_curves(runs: dict, keys=("psnr", "brightness_error"), reference: dict | None = None):
     """Validation curves of training runs side by side: ``runs`` maps a label to its ``val`` rows (dicts with
     ``step`` and the ``keys``); ``reference`` maps a label to a horizontal line drawn on the first panel."""
-    labels = {"psnr": "Val PSNR (dB)", "ssim": "Val SSIM", "brightness_error": "|mean brightness error| (0..255)"}
+    labels = {"psnr": "Val PSNR (dB)", "ssim": "Val SSIM", "brightness_error": "|mean brightness error| (0..255)",
+              "psnr_exposure": "Val PSNR, brightness from the EV (dB)"}
     fig, axes = plt.subplots(1, len(keys), figsize=(5.2 * len(keys), 3.6), squeeze=False)
     for ax, key in zip(axes[0], keys):
         for label, rows in runs.items():
@@ -202,6 +203,12 @@ def render_val_curves(runs: dict, keys=("psnr", "brightness_error"), reference: 
         ax.set_xlabel("step")
         ax.set_ylabel(labels.get(key, key))
         ax.grid(alpha=0.3)
+    psnr_axes = [ax for ax, key in zip(axes[0], keys) if key.startswith("psnr")]
+    if len(psnr_axes) > 1:  # the two PSNRs on one scale, so that their wandering compares at a glance
+        low = min(ax.get_ylim()[0] for ax in psnr_axes)
+        high = max(ax.get_ylim()[1] for ax in psnr_axes)
+        for ax in psnr_axes:
+            ax.set_ylim(low, high)
     for label, value in (reference or {}).items():
         axes[0][0].axhline(value, ls="--", lw=1, color="grey")
         axes[0][0].annotate(label, (axes[0][0].get_xlim()[0], value), fontsize=8, va="bottom", color="grey")

@@ -104,3 +104,7 @@ def test_render_architecture_and_method_rows_and_val_curves():
     rows = [{"step": s, "psnr": 10 + s / 100, "brightness_error": 5.0} for s in (100, 200)]
     fig = render_val_curves({"run": rows}, reference={"oracle": 11.0})
     assert len(fig.axes) == 2
+    rows = [{**r, "psnr_exposure": 20 + r["step"] / 100} for r in rows]
+    fig = render_val_curves({"run": rows}, keys=("psnr", "psnr_exposure", "brightness_error"))
+    assert fig.axes[0].get_ylim() == fig.axes[1].get_ylim()  # both PSNRs on one scale
+    assert fig.axes[0].get_ylim()[1] > 22 and "from the EV" in fig.axes[1].get_ylabel()
