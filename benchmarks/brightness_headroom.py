@@ -29,6 +29,7 @@ from lolisr_lib.model.build import load_model
 from lolisr_lib.model.exposure_aware import ExposureAware
 from lolisr_lib.model.pretrained import load
 
+
 def estimate_errors(root, scale: int) -> dict[float, list[float]]:
     """Per EV, log2(estimated / true linear mean of the target) of each Test image: the exposure estimate's error
     in stops (positive: the estimate is too bright)."""

@@ -165,3 +165,17 @@ def test_jittered_cameras_spread_around_the_calibrated_one():
     assert abs(gammas.mean() - base.at(-4.0).tone_gamma) < 0.03 and gammas.std() > 0.05
     assert 0.5 * base.full_well <= wells.min() and wells.max() <= 2.0 * base.full_well
     assert all(c.tone_gamma > 1.0 for c in cams)
+
+
+@pytest.mark.parametrize("ev", [-3.0, -4.0, -5.0])
+def test_camera_readings_undo_the_rendering(ev):
+    import torch
+
+    cam = dg.DegradeParams().at(ev)
+    dn = np.linspace(0.002, 1.0, 200)
+    rendered = dg.camera_response(dg.tone_curve(dn, cam.tone_gamma), cam.black_point)
+    linear = dg.srgb_to_linear(rendered)
+    np.testing.assert_allclose(dg.camera_readings(linear, cam), dn, rtol=1e-9)
+    back = dg.camera_readings(torch.from_numpy(linear), cam)  # the same on torch tensors
+    np.testing.assert_allclose(back.numpy(), dn, rtol=1e-9)
+    assert dg.camera_readings(np.zeros(3), cam).tolist() == [0.0, 0.0, 0.0]  # code 0 reads 0

@@ -12,7 +12,12 @@ from lolisr_lib.evaluate import evaluate
 from lolisr_lib.image.calibration import real_pairs
 from lolisr_lib.image.color import linear_to_srgb, srgb_to_linear
 from lolisr_lib.image.degrade import DegradeParams, degrade
-from lolisr_lib.image.exposure import clipped_mean, scale_to_linear_mean, scene_linear_mean, unclip_dark_readings
+from lolisr_lib.image.exposure import (
+    clipped_mean,
+    scale_to_linear_mean,
+    scene_linear_mean,
+    unclip_dark_readings,
+)
 from lolisr_lib.model.exposure_aware import ExposureAware
 
 NOISELESS = DegradeParams(full_well=1e9, read_noise=0.0)  # the calibrated camera without its noise

@@ -233,6 +233,14 @@ def camera_response(dn: np.ndarray, black_point: float) -> np.ndarray:
     return linear_to_srgb(np.clip((dn - black_point) / (1.0 - black_point), 0.0, 1.0))
 
 
+def camera_readings(linear, cam: Camera):
+    """The camera's rendering undone: the ADC readings (white = 1) behind decoded linear values ``linear`` (the sRGB
+    curve already undone; numpy or torch): the black point removed, then the tone curve. Code 0 reads 0, since
+    nothing below the pedestal was kept. The inverse of :func:`camera_response` after :func:`tone_curve`."""
+    toned = (cam.black_point + linear * (1.0 - cam.black_point)).clip(0.0, 1.0) * (linear > 0)
+    return toned ** (1.0 / cam.tone_gamma)
+
+
 def _check_scale(img: np.ndarray, scale: int, name: str) -> None:
     if not isinstance(scale, (int, np.integer)) or isinstance(scale, bool) or scale < 1:
         raise UserError(f"scale must be a positive integer such as 1, 2 or 4; got {scale!r}")

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 
 from lolisr_lib.errors import UserError
 from lolisr_lib.image.color import linear_to_srgb, srgb_to_linear
-from lolisr_lib.image.degrade import Camera, DegradeParams
+from lolisr_lib.image.degrade import Camera, DegradeParams, camera_readings
 
 LOCAL_WINDOW = 5  # pixels on a side of the neighbourhood whose mean reading stands for a pixel's light
 UNCLIP_ITERATIONS = 20  # fixed-point steps; each shrinks the error by the probability of a reading below 0
@@ -82,8 +82,7 @@ def scene_linear_mean(capture: torch.Tensor, ev, params: DegradeParams = Degrade
     means = []
     for image, exposure in zip(capture.double().clamp(0, 1), evs.tolist()):
         cam = params.at(exposure)
-        rendered = srgb_to_linear(image) * (1.0 - cam.black_point) + cam.black_point
-        dn = unclip_dark_readings(rendered.clamp(min=0) ** (1.0 / cam.tone_gamma), cam)
+        dn = unclip_dark_readings(camera_readings(srgb_to_linear(image), cam), cam)
         collected = cam.iso_gain * 2.0**exposure * torch.tensor(cam.channel_gain, dtype=torch.float64, device=dn.device)
         means.append((dn / collected[:, None, None]).mean())
     return torch.stack(means)

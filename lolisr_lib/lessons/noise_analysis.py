@@ -33,6 +33,7 @@ from lolisr_lib.errors import UserError
 from lolisr_lib.image.color import linear_to_srgb, srgb_to_linear
 from lolisr_lib.image.degrade import (
     DegradeParams,
+    camera_readings,
     check_capture,
     develop,
     expose,
@@ -130,9 +131,7 @@ def ideal_brighten(lq: np.ndarray, ev: float, params: DegradeParams = DegradePar
     bring them back.
     """
     cam = params.at(ev)
-    linear = to_linear(lq)
-    toned = np.where(linear > 0, np.clip(cam.black_point + linear * (1.0 - cam.black_point), 0.0, 1.0), 0.0)
-    dn = toned ** (1.0 / cam.tone_gamma)
+    dn = camera_readings(to_linear(lq), cam)
     gain = cam.iso_gain * 2.0**ev * np.asarray(cam.channel_gain)
     return linear_to_srgb(np.clip(dn / gain, 0.0, 1.0))
 
