@@ -1,5 +1,6 @@
 """Model-card figures: the tables, and one pair through the three methods."""
 
+import pytest
 import torch
 
 from lolisr_lib.config import preset
@@ -60,3 +61,10 @@ def test_compare_methods_with_the_exposure_adds_the_model_with_its_brightness_fr
     assert list(outputs)[-1] == "flow, brightness from the EV" and len(scores) == 4
     aware = srgb_to_linear(outputs["flow, brightness from the EV"].double()).mean()
     torch.testing.assert_close(aware, scene_linear_mean(lq[None], -3.0)[0], rtol=1e-3, atol=0)
+
+
+def test_largest_dip_is_the_largest_fall_between_successive_validations():
+    from lolisr_lib.evaluate.card import largest_dip
+
+    assert largest_dip([20.0, 21.0, 19.5, 22.0, 21.8]) == pytest.approx(1.5)
+    assert largest_dip([18.0, 19.0, 20.0]) == 0.0 and largest_dip([20.0]) == 0.0

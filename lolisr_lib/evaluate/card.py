@@ -119,6 +119,12 @@ def compare_methods(model: nn.Module, lq: torch.Tensor, gt: torch.Tensor, *, lab
     return outputs, scores
 
 
+def largest_dip(values) -> float:
+    """The largest fall between two successive validations (0 when a curve never falls): how much a run wanders."""
+    values = list(values)
+    return max([a - b for a, b in zip(values, values[1:])] + [0.0])
+
+
 def ablation_table(results: dict) -> str:
     """The convergence ablation (``benchmarks/convergence_ablation.py``) as Markdown: per variant, the Val PSNR
     at the first and last validation, the best Val PSNR, the largest dip between two validations, the mean
@@ -129,7 +135,7 @@ def ablation_table(results: dict) -> str:
     for name, r in results.items():
         val = r["val"]
         psnrs = [v["psnr"] for v in val]
-        dip = max([a - b for a, b in zip(psnrs, psnrs[1:])] + [0.0])
+        dip = largest_dip(psnrs)
         real = " / ".join(f"{p:.2f}" for p in r["real_psnr"].values())
         late = val[len(val) // 2:]
         error = sum(v["brightness_error"] for v in late) / len(late)
