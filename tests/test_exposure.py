@@ -65,7 +65,8 @@ def test_one_exposure_per_image():
     torch.testing.assert_close(means, torch.full((2,), linear_mean(scene()), dtype=torch.float64), rtol=0.03, atol=0)
 
 
-@pytest.mark.parametrize("ev, message", [(1.0, "<= 0"), (float("nan"), "finite"), ([-3.0, -4.0, -5.0], "one per image")])
+@pytest.mark.parametrize("ev, message",
+                         [(1.0, "<= 0"), (float("nan"), "finite"), ([-3.0, -4.0, -5.0], "one per image")])
 def test_bad_exposures_are_refused(ev, message):
     with pytest.raises(UserError, match=message):
         scene_linear_mean(torch.rand(2, 3, 8, 8), ev)
@@ -79,7 +80,8 @@ def test_a_capture_that_is_not_an_rgb_batch_is_refused():
 def test_scale_to_linear_mean_sets_the_mean_and_keeps_the_relative_light():
     images = torch.rand(2, 3, 6, 6) * 0.3
     out = scale_to_linear_mean(images, torch.tensor([0.05, 0.08]))
-    torch.testing.assert_close(srgb_to_linear(out.double()).mean((1, 2, 3)), torch.tensor([0.05, 0.08], dtype=torch.float64))
+    means = srgb_to_linear(out.double()).mean((1, 2, 3))
+    torch.testing.assert_close(means, torch.tensor([0.05, 0.08], dtype=torch.float64))
     ratio = srgb_to_linear(out.double()) / srgb_to_linear(images.double()).clamp(min=1e-12)
     assert torch.allclose(ratio[0], ratio[0].flatten()[0], rtol=1e-4)  # one gain per image
 
@@ -163,7 +165,8 @@ def test_enhance_with_ev_gives_the_output_the_exposures_brightness(tmp_path, cap
     src = tmp_path / "crop.png"
     Image.fromarray(pair.lq[200:264, 300:364]).save(src)
     assert main(["enhance", "--pretrained", "x2", str(src), str(tmp_path / "guess.png"), "--device", "cpu"]) == 0
-    assert main(["enhance", "--pretrained", "x2", str(src), str(tmp_path / "ev.png"), "--ev", "-3", "--device", "cpu"]) == 0
+    args = ["enhance", "--pretrained", "x2", str(src), str(tmp_path / "ev.png"), "--ev", "-3", "--device", "cpu"]
+    assert main(args) == 0
     assert "brightness from -3.0 EV" in capsys.readouterr().out
     expected = scene_linear_mean(read_rgb8(src)[None], -3.0).item()
     out_mean = srgb_to_linear(read_rgb8(tmp_path / "ev.png").double()).mean().item()

@@ -83,7 +83,8 @@ def scene_linear_mean(capture: torch.Tensor, ev, params: DegradeParams = Degrade
     for image, exposure in zip(capture.double().clamp(0, 1), evs.tolist()):
         cam = params.at(exposure)
         dn = unclip_dark_readings(camera_readings(srgb_to_linear(image), cam), cam)
-        collected = cam.iso_gain * 2.0**exposure * torch.tensor(cam.channel_gain, dtype=torch.float64, device=dn.device)
+        colour = torch.tensor(cam.channel_gain, dtype=torch.float64, device=dn.device)
+        collected = cam.iso_gain * 2.0**exposure * colour
         means.append((dn / collected[:, None, None]).mean())
     return torch.stack(means)
 
@@ -103,4 +104,5 @@ def brightness_from_exposure(prediction: torch.Tensor, capture: torch.Tensor, ev
     return scale_to_linear_mean(prediction.clamp(0, 1), scene_linear_mean(capture, ev, params))
 
 
-__all__ = ["brightness_from_exposure", "clipped_mean", "scale_to_linear_mean", "scene_linear_mean", "unclip_dark_readings"]
+__all__ = ["brightness_from_exposure", "clipped_mean", "scale_to_linear_mean", "scene_linear_mean",
+           "unclip_dark_readings"]

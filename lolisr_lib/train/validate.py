@@ -70,8 +70,8 @@ def score_images(model: nn.Module, dataset, indices: list[int], device: torch.de
 
 def summarise_scores(rows: list[dict]) -> dict:
     """Mean ``psnr`` and ``ssim``, ``brightness_error`` (mean absolute brightness difference) and its signed
-    ``brightness_bias``, mean ``psnr_exposure``, and the number of ``images``; the rows in index order, so the means do not depend on
-    how the images were shared out."""
+    ``brightness_bias``, mean ``psnr_exposure``, and the number of ``images``; the rows in index order, so the
+    means do not depend on how the images were shared out."""
     rows = sorted(rows, key=lambda r: r["index"])
     brightness = [r["brightness"] for r in rows]
     return {"psnr": float(np.mean([r["psnr"] for r in rows])), "ssim": float(np.mean([r["ssim"] for r in rows])),
