@@ -205,3 +205,19 @@ def test_unclipping_leaves_bright_readings_alone():
     cam = DegradeParams().at(-3.0)
     readings = 0.05 + 0.1 * torch.rand(3, 16, 16, dtype=torch.float64)
     torch.testing.assert_close(unclip_dark_readings(readings, cam), readings)
+
+
+def test_enhance_ev_name_reads_the_exposure_from_a_rellisur_file_name(tmp_path, capsys):
+    from PIL import Image
+
+    pair = real_pairs()[0]  # 00018 at -3 EV
+    named, plain = tmp_path / "00018-3.0.png", tmp_path / "crop.png"
+    for path in (named, plain):
+        Image.fromarray(pair.lq[200:232, 300:332]).save(path)
+    assert main(["enhance", "--pretrained", "x2", str(named), str(tmp_path / "a.png"), "--device", "cpu"]) == 0
+    assert "--ev name" in capsys.readouterr().out  # the hint: the name says the exposure
+    assert main(["enhance", "--pretrained", "x2", str(named), str(tmp_path / "b.png"), "--ev", "name"]) == 0
+    assert "brightness from -3.0 EV" in capsys.readouterr().out
+    assert main(["enhance", "--pretrained", "x2", str(plain), str(tmp_path / "c.png"), "--ev", "name"]) == 2
+    err = capsys.readouterr().err
+    assert "'crop.png' is not one" in err and "--ev -3" in err and not (tmp_path / "c.png").exists()

@@ -4,8 +4,8 @@
                                  [--bf16 auto|off] [--ev EV]
 
 ``--ev`` gives the capture's exposure (stops below normal, e.g. -3; RELLISUR names it in every low-light file,
-``00018-3.0.png``): the output's global brightness then comes from the exposure and the calibrated camera instead
-of the model's guess (``lolisr_lib/model/exposure_aware.py``).
+``00018-3.0.png``, and ``--ev name`` reads it from there): the output's global brightness then comes from the
+exposure and the calibrated camera instead of the model's guess (``lolisr_lib/model/exposure_aware.py``).
 
 Input rule: an **8-bit RGB** PNG or JPEG (Pillow mode ``RGB``, 8 bits per channel), the format of RELLISUR and
 of ordinary photos. 16-bit, grayscale, palette, CMYK and images with transparency are refused with a message
@@ -18,10 +18,12 @@ from __future__ import annotations
 import argparse
 import inspect
 import math
+from pathlib import Path
 import time
 
 import torch
 
+from lolisr_lib.data.layout import parse_lllr_name
 from lolisr_lib.errors import UserError
 from lolisr_lib.image.io import check_png_path, read_rgb8, write_png
 from lolisr_lib.model.exposure_aware import ExposureAware
@@ -48,13 +50,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="bf16 autocast where the device computes bf16 natively (CUDA; CPUs with AVX-512 BF16 "
                              "or AMX): 1.5-1.8x faster on such a CPU, output within ~2e-3 of float32 "
                              "(benchmarks/README.md); off = float32 (default auto)")
-    parser.add_argument("--ev", type=exposure_argument, metavar="EV",
-                        help="the capture's exposure in stops below normal, e.g. -3 (RELLISUR: the number in the "
-                             "file name, 00018-3.0.png): the output's brightness comes from it, not from a guess")
+    parser.add_argument("--ev", type=exposure_argument, metavar="EV|name",
+                        help="the capture's exposure in stops below normal, e.g. -3, or `name` to read it from a "
+                             "RELLISUR file name (00018-3.0.png): the output's brightness comes from it, not from a "
+                             "guess")
 
 
-def exposure_argument(text: str) -> float:
-    """``--ev``: ``"-3"`` (or the magnitude, ``"3"``, as file names write it) to the exposure -3.0."""
+def exposure_argument(text: str) -> float | str:
+    """``--ev``: ``"-3"`` (or the magnitude, ``"3"``, as file names write it) to the exposure -3.0; ``"name"`` kept
+    as it is (the exposure is read from the input's file name, :func:`exposure_of`)."""
+    if text == "name":
+        return text
     try:
         value = -abs(float(text))
     except ValueError:
@@ -62,6 +68,17 @@ def exposure_argument(text: str) -> float:
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"{text!r} is not a finite exposure; write e.g. -3")
     return value
+
+
+def exposure_of(args: argparse.Namespace) -> float | None:
+    """The exposure ``--ev`` asks for: its number, or with ``--ev name`` the one in the input's RELLISUR file name."""
+    if args.ev != "name":
+        return args.ev
+    parsed = parse_lllr_name(Path(args.input).name)
+    if parsed is None:
+        raise UserError(f"--ev name reads a RELLISUR low-light file name such as 00018-3.0.png; "
+                        f"{Path(args.input).name!r} is not one: give the exposure instead, e.g. --ev -3")
+    return parsed[1]
 
 
 def _enhance_options(model, args: argparse.Namespace) -> dict:
@@ -88,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
 
     device = resolve_device(args.device)
     check_png_path(args.output)  # before the work, not after
+    ev = exposure_of(args)  # likewise
     lq = read_rgb8(args.input)
     model = load_model(checkpoint_argument(args.checkpoint, args.pretrained), map_location=device).float().to(device)
     options = _enhance_options(model, args)
@@ -95,8 +113,8 @@ def run(args: argparse.Namespace) -> int:
     # bf16 (where native) rounds the networks' arithmetic; freed host memory is kept for reuse (hostmem.py)
     fastpath.prepare_for_inference(model)
     bf16 = args.bf16 == "auto" and fastpath.native_bf16(device)
-    if args.ev is not None:  # the brightness from the exposure: one gain on the model's output
-        model, options = ExposureAware(model), {**options, "ev": args.ev}
+    if ev is not None:  # the brightness from the exposure: one gain on the model's output
+        model, options = ExposureAware(model), {**options, "ev": ev}
     start = time.perf_counter()
     with torch.no_grad(), fastpath.autocast(device, bf16), hostmem.freed_memory_kept(device.type == "cpu"):
         out = model.enhance(lq[None].to(device, memory_format=torch.channels_last), **options)[0]  # (3, s*h, s*w)
@@ -105,7 +123,9 @@ def run(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     path = write_png(args.output, out.float())
     (h, w), (H, W) = lq.shape[-2:], out.shape[-2:]
-    brightness = "" if args.ev is None else f", brightness from {args.ev:+.1f} EV"
+    brightness = "" if ev is None else f", brightness from {ev:+.1f} EV"
     print(f"{path}: {W}x{H} (x{model.scale} of {w}x{h}), {seconds:.2f} s on {device} "
           f"({'bf16' if bf16 else 'float32'}{brightness})")
+    if ev is None and parse_lllr_name(Path(args.input).name) is not None:
+        print("the file name gives the capture's exposure: --ev name takes the output's brightness from it")
     return 0
