@@ -153,3 +153,43 @@ def test_sequential_stages_decompose_the_pipeline(mini_root):
     assert isinstance(model, SequentialCNN)
     with pytest.raises(UserError, match="SequentialCNN"):
         rp.sequential_stages(rp.classical_methods(2)[0].model, ex)
+
+
+def test_exposure_methods_read_the_ev_and_are_labelled_so(mini_root):
+    """The EV-reading rows: the exposure-gain baseline always, the flow with its brightness from the exposure
+    only beside a measured flow; each output is what its model gives with each example's own EV."""
+    flow_model = build_model(rp.brief_config("lolisrflow", 2, 5)).eval()
+    flow = rp.Method("LoLiSRFlow (tiny-x2)", "joint", flow_model, "checkpoint x.pt")
+    assert [m.name for m in rp.exposure_methods(2)] == ["exposure-gain-bicubic"]
+    assert [m.name for m in rp.exposure_methods(2, rp.Method("LoLiSRFlow", "joint", None))] == [
+        "exposure-gain-bicubic"]
+    rows = rp.exposure_methods(2, flow)
+    assert [m.name for m in rows] == ["exposure-gain-bicubic", "LoLiSRFlow (tiny-x2), brightness from the exposure"]
+    assert all("reads the EV" in m.type for m in rows) and rows[1].note.startswith("checkpoint x.pt")
+    dataset = RellisurDataset(mini_root, "Test", 2)
+    ex = rp.enhance_examples([flow, *rows], dataset, [0, 7])
+    assert ex.ev[0] != ex.ev[1]  # two exposures, so a wrong EV would show
+    for i, ev in enumerate(ex.ev):
+        lq = ex.lq[i][None]
+        expected = rows[0].model.enhance(lq, ev=ev)[0]
+        assert torch.equal(ex.outputs["exposure-gain-bicubic"][i], expected)
+        with torch.no_grad():
+            expected = rows[1].model.enhance(lq, ev=ev)[0]
+        assert torch.allclose(ex.outputs[rows[1].name][i], expected, atol=1e-6)
+        assert not torch.allclose(ex.outputs[rows[1].name][i], ex.outputs[flow.name][i], atol=1e-3)
+
+
+def test_method_output_gives_each_method_what_it_reads():
+    from lolisr_lib.baselines import make_baseline
+    from lolisr_lib.evaluate import method_output
+
+    lq = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(0)) * 0.1
+    gt = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+    bicubic, exposure, oracle = (make_baseline(n, 2) for n in ("bicubic", "exposure-gain-bicubic", "oracle-gain"))
+    assert torch.equal(method_output(bicubic, lq, ev=-3.0, target=gt), bicubic.enhance(lq))
+    assert torch.equal(method_output(exposure, lq, ev=-3.0), exposure.enhance(lq, ev=-3.0))
+    assert torch.equal(method_output(oracle, lq, target=gt), oracle.enhance(lq, target=gt))
+    with pytest.raises(UserError, match="give ev="):
+        method_output(exposure, lq)
+    with pytest.raises(UserError, match="give target="):
+        method_output(oracle, lq, ev=-3.0)

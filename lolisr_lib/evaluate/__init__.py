@@ -229,19 +229,30 @@ def evaluate(
     return EvalResult(rows, summarise(rows, label, split=split, scale=scale))
 
 
+def method_output(model, lq: torch.Tensor, *, ev=None, target=None, **options) -> torch.Tensor:
+    """``model.enhance(lq)`` (``lq`` (B, 3, h, w), the output (B, 3, s*h, s*w)), given what the method reads
+    beside the capture: the target (references such as the oracle gain, ``reads_target``), the exposure
+    (``reads_ev``: the EV in RELLISUR's file names), or neither (``options``, e.g. tiling, go to the model)."""
+    with torch.no_grad():
+        if getattr(model, "reads_target", False):  # the oracle-gain reference reads the target's mean
+            if target is None:
+                raise UserError(f"{type(model).__name__} is a reference that reads the target: give target=...")
+            return model.enhance(lq, target=target)
+        if getattr(model, "reads_ev", False):  # methods that read the capture's exposure (the file name's EV)
+            if ev is None:
+                raise UserError(f"{type(model).__name__} reads the capture's exposure: give ev=... (e.g. -3.0)")
+            return model.enhance(lq, ev=ev)
+        return model.enhance(lq, **options)
+
+
 def _score_one(model, item: dict, scale: int, crop, y_channel: bool, device, lpips_net, tiling: dict) -> dict:
     """Enhance one dataset item and score it: a CSV row."""
     lq, gt = item["lq"], item["gt"]  # (3, h, w), (3, s*h, s*w)
     if crop is not None:
         lq, gt = centre_crop(lq, gt, crop, scale, item["lq_path"])
     start = time.perf_counter()
-    with torch.no_grad():
-        if getattr(model, "reads_target", False):  # the oracle-gain reference reads the target's mean
-            out = model.enhance(lq[None].to(device), target=gt[None].to(device))
-        elif getattr(model, "reads_ev", False):  # methods that read the capture's exposure (the file name's EV)
-            out = model.enhance(lq[None].to(device), ev=float(item["ev"]))
-        else:
-            out = model.enhance(lq[None].to(device), **tiling)  # (1, 3, s*h, s*w)
+    ev = None if item.get("ev") is None else float(item["ev"])
+    out = method_output(model, lq[None].to(device), ev=ev, target=gt[None].to(device), **tiling)
     if device.type == "cuda":
         torch.cuda.synchronize(device)  # kernels run asynchronously: time them to completion
     seconds = time.perf_counter() - start
@@ -261,5 +272,5 @@ def _score_one(model, item: dict, scale: int, crop, y_channel: bool, device, lpi
     }
 
 
-__all__ = ["CSV_COLUMNS", "PROTOCOLS", "EvalResult", "Protocol", "evaluate", "protocol_label", "resolve_protocol",
-           "summarise", "write_csv"]
+__all__ = ["CSV_COLUMNS", "PROTOCOLS", "EvalResult", "Protocol", "evaluate", "method_output", "protocol_label",
+           "resolve_protocol", "summarise", "write_csv"]

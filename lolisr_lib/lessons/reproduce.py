@@ -30,11 +30,12 @@ from lolisr_lib.baselines import CLASSICAL_BASELINES, make_baseline
 from lolisr_lib.checkpoint import read_checkpoint
 from lolisr_lib.config import Config, preset, with_overrides
 from lolisr_lib.errors import CheckpointError, UserError
-from lolisr_lib.evaluate import EvalResult, centre_crop, evaluate
+from lolisr_lib.evaluate import EvalResult, centre_crop, evaluate, method_output
 from lolisr_lib.evaluate.metrics import psnr
 from lolisr_lib.evaluate.published import TABLES, ResultRow, comparison_rows, render_markdown
 from lolisr_lib.image.color import rgb_to_y
 from lolisr_lib.model.build import load_model
+from lolisr_lib.model.exposure_aware import ExposureAware
 from lolisr_lib.runtime.files import atomic_write_text
 
 MINIATURE_NOTE = (
@@ -47,6 +48,8 @@ ARCH_LABELS = {"lolisrflow": "LoLiSRFlow", "joint-cnn": "joint CNN", "sequential
 ARCH_TYPES = {"lolisrflow": "joint", "joint-cnn": "joint", "sequential-cnn": "sequential"}
 CLASSICAL_TYPES = {"bicubic": "upscaling only", "he-bicubic": "sequential (classical)",
                    "gain-bicubic": "sequential (classical)"}
+EXPOSURE_GAIN = "exposure-gain-bicubic"
+EXPOSURE_TYPES = {"classical": "sequential (classical), reads the EV", "joint": "joint, reads the EV"}
 SMALL_CNN = ("model.baseline.channels=16", "model.baseline.blocks=4")  # learned baselines of the CPU default
 _Y_OFFSET = 16.0  # rgb_to_y adds this; the luma proper (proportional to brightness) is Y - 16
 
@@ -101,6 +104,18 @@ def classical_methods(scale: int) -> list[Method]:
     """The three classical baselines (no training), in the order bicubic, he-bicubic, gain-bicubic."""
     return [Method(name, CLASSICAL_TYPES[name], make_baseline(name, scale), "no training")
             for name in CLASSICAL_BASELINES]
+
+
+def exposure_methods(scale: int, flow: Method | None = None) -> list[Method]:
+    """The rows that read each capture's exposure (the EV in RELLISUR's file names) beside the capture: the
+    ``exposure-gain-bicubic`` baseline, and ``flow`` (a measured LoLiSRFlow row) with its brightness from the
+    exposure (:class:`~lolisr_lib.model.exposure_aware.ExposureAware`). Neither reads the target."""
+    rows = [Method(EXPOSURE_GAIN, EXPOSURE_TYPES["classical"], make_baseline(EXPOSURE_GAIN, scale),
+                   "no training; one gain from each capture's exposure")]
+    if flow is not None and flow.model is not None:
+        rows.append(Method(f"{flow.name}, brightness from the exposure", EXPOSURE_TYPES["joint"],
+                           ExposureAware(flow.model), f"{flow.note}; one gain from each capture's exposure"))
+    return rows
 
 
 def checkpoint_method(path, scale: int, *, note: str = "") -> Method:
@@ -256,8 +271,8 @@ def enhance_examples(methods: Sequence[Method], dataset, indices: Sequence[int],
         if m.model is None:
             continue
         model = m.model.to(device).eval()
-        with torch.no_grad():
-            ex.outputs[m.name] = [model.enhance(lq[None].to(device))[0].float().cpu() for lq in ex.lq]
+        ex.outputs[m.name] = [method_output(model, lq[None].to(device), ev=ev)[0].float().cpu()
+                              for lq, ev in zip(ex.lq, ex.ev)]
     return ex
 
 
@@ -308,8 +323,8 @@ def sequential_stages(model: nn.Module, examples: Examples) -> dict[str, float]:
 
 __all__ = [
     "MINIATURE_NOTE", "Examples", "Method", "brief_config", "brief_run_dir", "checkpoint_method", "cheat_effect",
-    "classical_methods", "enhance_examples", "evaluate_methods", "gt_mean_rescale", "learned_baselines",
-    "learned_method",
+    "classical_methods", "enhance_examples", "evaluate_methods", "exposure_methods", "gt_mean_rescale",
+    "learned_baselines", "learned_method",
     "measured_rows", "per_ev", "per_ev_markdown", "quick_overrides", "results_markdown", "sequential_stages",
     "train_briefly", "write_results",
 ]

@@ -8,6 +8,8 @@ al., NeurIPS 2021 Datasets and Benchmarks, Table 7) and LoLiSRFlow (arXiv 2402.1
 
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Patch
@@ -50,7 +52,7 @@ def render_comparison(rows: list[dict], metric: str = "psnr"):
 
 def render_per_ev(per_ev: dict[str, dict[float, float]], ylabel: str = "PSNR (dB)"):
     """One line per method of a metric against the exposure; darker inputs to the right."""
-    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    fig, ax = plt.subplots(figsize=(8.6, 3.8))
     for k, (name, values) in enumerate(per_ev.items()):
         evs = sorted(values, reverse=True)
         ax.plot(evs, [values[ev] for ev in evs], "o-", color=f"C{k % 10}", label=name)
@@ -59,7 +61,8 @@ def render_per_ev(per_ev: dict[str, dict[float, float]], ylabel: str = "PSNR (dB
     ax.set_ylabel(ylabel)
     ax.set_title("Per-EV breakdown (darker inputs to the right)", fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
+    # beside the axes: with eight methods a legend inside would hide some of their lines
+    ax.legend([textwrap.fill(name, 30) for name in per_ev], fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     return fig
 
@@ -105,8 +108,8 @@ def render_method_grid(examples, names=None, rows=None, size: float = 1.6):
     for line, r in zip(axes, rows):
         shown, gain = _shown_input(examples.lq[r])
         panels = [(shown, f"input {examples.scene[r]} {examples.ev[r]:+.1f} EV\n(shown x{gain:.0f})")]
-        panels += [(to_image(examples.outputs[m][r]), f"{m}\n{psnr(examples.outputs[m][r], examples.gt[r]):.2f} dB")
-                   for m in names]
+        panels += [(to_image(examples.outputs[m][r]),
+                    f"{textwrap.fill(m, 24)}\n{psnr(examples.outputs[m][r], examples.gt[r]):.2f} dB") for m in names]
         panels.append((to_image(examples.gt[r]), "target (NLHR)"))
         show_panels(line, panels, fontsize=7)
     fig.tight_layout()
