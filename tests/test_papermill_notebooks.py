@@ -53,7 +53,9 @@ def test_training_then_tables_with_overridden_parameters(tmp_path, mini_root):
     text = (tables_dir / "results_x2.md").read_text()
     measured = [line.split(" | ")[2] for line in text.splitlines() if line.startswith("| measured |")]
     assert measured == ["bicubic", "he-bicubic", "gain-bicubic", "sequential CNN (tiny-x2, step 30)",
-                        "joint CNN (tiny-x2, step 30)", f"LoLiSRFlow (tiny-x2, step {STEPS})"]
+                        "joint CNN (tiny-x2, step 30)", f"LoLiSRFlow (tiny-x2, step {STEPS})",
+                        # EXPOSURE_ROWS: the two rows that read each capture's EV, the flow's named after it
+                        "exposure-gain-bicubic", f"LoLiSRFlow (tiny-x2, step {STEPS}), brightness from the exposure"]
     reported = sum(line.startswith("| reported |") for line in text.splitlines())
     assert reported == sum(r.scale == 2 for t in TABLES for r in load_published(t))
     assert f"RELLISUR at {mini_root}" in text and "10 Test images" in text
