@@ -18,8 +18,8 @@ from __future__ import annotations
 import argparse
 import inspect
 import math
-from pathlib import Path
 import time
+from pathlib import Path
 
 import torch
 
