@@ -111,12 +111,19 @@ def render_enhancement(lq, pred, gt, scores: dict, size: float = 3.2):
     return fig
 
 
-def render_samples(samples, std_map, temperature: float, error_map=None, size: float = 2.4, cols: int = 4):
+def grid_columns(panels: int, widest: int = 5) -> int:
+    """The number of columns, 3 to ``widest``, that leaves the fewest empty cells (the wider on a tie)."""
+    return min(range(3, widest + 1), key=lambda cols: (math.ceil(panels / cols) * cols - panels, -cols))
+
+
+def render_samples(samples, std_map, temperature: float, error_map=None, size: float = 2.6, cols: int | None = None):
     """``samples`` (n, 3, H, W) at ``temperature`` in a grid, their mean, the per-pixel std map and, when given,
     an ``error_map`` (H, W) (e.g. the absolute error of the temperature-0 prediction), each heat map on its own
-    colour scale (up to its 99.5th percentile) so that the patterns compare, not the magnitudes."""
+    colour scale (up to its 99.5th percentile) so that the patterns compare, not the magnitudes. ``cols`` (default:
+    the grid with the fewest empty cells, e.g. 3 x 3 for six samples and three summaries)."""
     n = len(samples)
     panels = n + 2 + (error_map is not None)
+    cols = cols or grid_columns(panels)
     rows = math.ceil(panels / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(size * cols, size * rows + 0.3), squeeze=False)
     for ax in axes.flat:

@@ -9,6 +9,7 @@ import torch
 
 from lolisr_lib.lessons.uncertainty import TemperatureSweep
 from lolisr_lib.viz.model import (
+    grid_columns,
     loss_waterfall,
     render_enhancement,
     render_loss_curve,
@@ -71,6 +72,17 @@ def test_samples_grid_with_mean_std_and_optional_error(with_error):
     titled = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert len(titled) == 3 + 2 + with_error
     assert any("per-pixel std" in t for t in titled) and any("|prediction - gt|" in t for t in titled) == with_error
+
+
+@pytest.mark.parametrize("panels, cols", [(9, 3), (8, 4), (10, 5), (7, 4), (5, 5)])
+def test_sample_grid_leaves_the_fewest_empty_cells(panels, cols):
+    assert grid_columns(panels) == cols
+
+
+def test_six_samples_and_three_summaries_fill_a_three_by_three_grid():
+    fig = render_samples(torch.rand(6, 3, 8, 8), torch.rand(8, 8), 0.8, error_map=torch.rand(8, 8))
+    grid = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    assert len(grid) == 9 and all(ax.get_title() for ax in grid)  # no empty cell
 
 
 def test_temperature_sweep_plots_psnr_and_diversity():
