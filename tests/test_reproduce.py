@@ -51,6 +51,15 @@ def test_learned_method_from_a_checkpoint_is_named_and_typed(tmp_path):
         rp.learned_method("sequential-cnn", 2, checkpoint=_saved(tmp_path, "joint-cnn"))
 
 
+@pytest.mark.parametrize("arch, label", [("joint-cnn", "joint CNN (small-x2, step 2250)"),
+                                         ("lolisrflow", "LoLiSRFlow (small-x2, step 3000)")])
+def test_learned_method_pretrained_reads_the_shipped_file(arch, label):
+    method = rp.learned_method(arch, 2, checkpoint="pretrained")
+    assert method.name == label and method.note == f"shipped {arch}-x2.pt"
+    with pytest.raises(UserError, match="no shipped 'sequential-cnn' model"):
+        rp.learned_method("sequential-cnn", 2, checkpoint="pretrained")
+
+
 def test_learned_method_search_skips_other_scales_and_missing_files(tmp_path):
     search = [tmp_path / "missing.pt", _saved(tmp_path, "sequential-cnn", scale=4), _saved(tmp_path, "sequential-cnn")]
     method = rp.learned_method("sequential-cnn", 2, search=search)

@@ -34,15 +34,16 @@ from lolisr_lib.evaluate import EvalResult, centre_crop, evaluate, method_output
 from lolisr_lib.evaluate.metrics import psnr
 from lolisr_lib.evaluate.published import TABLES, ResultRow, comparison_rows, render_markdown
 from lolisr_lib.image.color import rgb_to_y
+from lolisr_lib.model import pretrained
 from lolisr_lib.model.build import load_model
 from lolisr_lib.model.exposure_aware import ExposureAware
 from lolisr_lib.runtime.files import atomic_write_text
 
 MINIATURE_NOTE = (
-    "the bundled miniature (scikit-image photographs darkened by the simulator, 64 px inputs; the LoLiSRFlow row "
-    "is the shipped small model, trained on a CPU for about an hour and a half on simulated pairs, the CNN rows "
-    "are trained here for seconds): these numbers are NOT comparable with the published rows, which were "
-    "measured on the real RELLISUR"
+    "the bundled miniature (scikit-image photographs darkened by the simulator, 64 px inputs; the LoLiSRFlow and "
+    "joint CNN rows are the shipped small models, trained on a CPU for the same 3,000 steps on simulated pairs, "
+    "a row without a checkpoint is trained here for seconds): these numbers are NOT comparable with the published "
+    "rows, which were measured on the real RELLISUR"
 )
 ARCH_LABELS = {"lolisrflow": "LoLiSRFlow", "joint-cnn": "joint CNN", "sequential-cnn": "sequential CNN"}
 ARCH_TYPES = {"lolisrflow": "joint", "joint-cnn": "joint", "sequential-cnn": "sequential"}
@@ -131,10 +132,14 @@ def checkpoint_method(path, scale: int, *, note: str = "") -> Method:
 
 def learned_method(arch: str, scale: int, *, checkpoint=None, search: Sequence = (), steps: int = 0,
                    runs_dir=None, data_root=None, device="auto", seed: int = 0) -> Method:
-    """A learned row: ``checkpoint`` if given (it must load), else the first of ``search`` that holds ``arch``
-    at ``scale``, else a brief run of ``steps`` steps under ``runs_dir``, else a row marked "not measured"."""
+    """A learned row: ``checkpoint`` if given (it must load; ``"pretrained"``: the shipped file of ``arch`` at
+    ``scale``, :mod:`lolisr_lib.model.pretrained`), else the first of ``search`` that holds ``arch`` at ``scale``,
+    else a brief run of ``steps`` steps under ``runs_dir``, else a row marked "not measured"."""
     if arch not in ARCH_LABELS:
         raise UserError(f"unknown arch {arch!r}; choose one of {', '.join(ARCH_LABELS)}")
+    if checkpoint == "pretrained":
+        shipped = pretrained.shipped_file(scale, arch)
+        return _checked(checkpoint_method(shipped, scale, note=f"shipped {shipped.name}"), arch, shipped)
     if checkpoint is not None:
         return _checked(checkpoint_method(checkpoint, scale), arch, checkpoint)
     skipped = []

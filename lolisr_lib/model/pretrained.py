@@ -1,8 +1,10 @@
-"""The trained LoLiSRFlow models shipped with the collection: ``data/pretrained/lolisrflow-x{2,4}.pt``.
+"""The trained models shipped with the collection: ``data/pretrained/lolisrflow-x{2,4}.pt``, and the joint CNN
+of the same budget, ``joint-cnn-x{2,4}.pt``, the baseline LoLiSRFlow is compared with (notebook 09).
 
-Both were trained by this library's own ``train`` command on the ``small-x2`` / ``small-x4`` presets, on pairs
-simulated from the photographs scikit-image and matplotlib ship (never on real RELLISUR images); the model
-card ``data/pretrained/README.md`` gives the data, the commands, the wall time and the measured figures.
+All were trained by this library's own ``train`` command on the ``small-x2`` / ``small-x4`` presets (the CNN with
+``--arch joint-cnn``), on pairs simulated from the photographs scikit-image and matplotlib ship (never on real
+RELLISUR images); the model card ``data/pretrained/README.md`` gives the data, the commands, the wall time and
+the measured figures.
 
 A shipped file holds the config and the weights only (no optimiser state), stored in float16 to stay under
 10 MiB; :func:`load` returns a float32 model, which scores within 0.05 dB of the float32 weights
@@ -20,6 +22,7 @@ from lolisr_lib.errors import CheckpointError, UserError
 
 PRETRAINED_DIR = Path(__file__).resolve().parents[2] / "data" / "pretrained"
 SHIPPED_SCALES = (2, 4)
+SHIPPED_ARCHS = ("lolisrflow", "joint-cnn")  # the model and the baseline it is compared with
 
 
 def parse_scale(text: str | int) -> int:
@@ -30,25 +33,27 @@ def parse_scale(text: str | int) -> int:
     return int(value)
 
 
-def path(scale: str | int) -> Path:
-    """The file of the shipped x``scale`` model (it may not exist in a partial checkout)."""
-    return PRETRAINED_DIR / f"lolisrflow-x{parse_scale(scale)}.pt"
+def path(scale: str | int, arch: str = "lolisrflow") -> Path:
+    """The file of the shipped x``scale`` model of ``arch`` (it may not exist in a partial checkout)."""
+    if arch not in SHIPPED_ARCHS:
+        raise UserError(f"no shipped {arch!r} model; the shipped architectures are {', '.join(SHIPPED_ARCHS)}")
+    return PRETRAINED_DIR / f"{arch}-x{parse_scale(scale)}.pt"
 
 
-def shipped_file(scale: str | int) -> Path:
+def shipped_file(scale: str | int, arch: str = "lolisrflow") -> Path:
     """:func:`path`, checked: a missing file is a :class:`CheckpointError` saying how to get it back."""
-    file = path(scale)
+    file = path(scale, arch)
     if not file.is_file():
         raise CheckpointError(f"{file} is missing; it ships with the repository (data/pretrained/). Restore it with "
                               f"git, or train it again with the command in data/pretrained/README.md")
     return file
 
 
-def load(scale: str | int, map_location=None) -> nn.Module:
-    """The shipped x``scale`` LoLiSRFlow, float32, in eval mode."""
+def load(scale: str | int, map_location=None, arch: str = "lolisrflow") -> nn.Module:
+    """The shipped x``scale`` model (LoLiSRFlow, or ``arch="joint-cnn"``), float32, in eval mode."""
     from lolisr_lib.model.build import load_model
 
-    return load_model(shipped_file(scale), map_location).float()
+    return load_model(shipped_file(scale, arch), map_location).float()
 
 
 def export(checkpoint: str | Path, out: str | Path, *, half: bool = True) -> Path:
