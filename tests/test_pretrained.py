@@ -55,38 +55,40 @@ def test_model_card_exposure_aware_figures_on_the_miniature(scale, mini_default_
     assert result.summary["psnr"] > oracle + 1.0  # the issue's +1 dB, met with the brightness from the exposure
 
 
-CNN_ROW = "joint CNN (same budget)"  # benchmarks/flow_vs_cnn.py, scored on the run's float32 best.pt
+CNN_ROWS = {"joint-cnn": "joint CNN (same budget)",  # benchmarks/flow_vs_cnn.py, on the runs' float32 best.pt
+            "sequential-cnn": "sequential CNN (same budget)"}
 
 
 @pytest.mark.parametrize("scale", [2, 4])
-def test_shipped_joint_cnn_is_the_same_budget_baseline_of_the_card(scale, mini_default_root):
-    """The joint CNN shipped beside the flow (notebook 09's baseline row): weights only, float16, the preset's
-    config with ``--arch joint-cnn``, and the card's figures (benchmarks/results/flow-vs-cnn-x{2,4}.json)
-    re-measured from the float16 file within 0.05 dB."""
+@pytest.mark.parametrize("arch", sorted(CNN_ROWS))
+def test_shipped_cnns_are_the_same_budget_baselines_of_the_card(arch, scale, mini_default_root):
+    """The CNNs shipped beside the flow (notebook 09's baseline rows): weights only, float16, the preset's config
+    with ``--arch``, and the card's figures (benchmarks/results/flow-vs-cnn-x{2,4}.json) re-measured from the
+    float16 file within 0.05 dB."""
     from dataclasses import replace
 
-    from lolisr_lib.baselines.cnn import JointCNN
+    from lolisr_lib.baselines.cnn import LearnedBaseline
 
-    path = pretrained.path(scale, "joint-cnn")
+    path = pretrained.path(scale, arch)
     assert path.stat().st_size <= 10 * MIB
     payload = torch.load(path, map_location="cpu", weights_only=True)
     assert set(payload) == {"format", "config", "model", "step"}
     assert all(t.dtype in (torch.float16, torch.int64, torch.bool) for t in payload["model"].values())
-    model = pretrained.load(scale, arch="joint-cnn")
+    model = pretrained.load(scale, arch=arch)
     small = preset(f"small-x{scale}")
-    assert isinstance(model, JointCNN) and model.config == replace(small, model=replace(small.model, arch="joint-cnn"))
+    assert isinstance(model, LearnedBaseline) and model.config == replace(small, model=replace(small.model, arch=arch))
     card = json.loads((pretrained.PRETRAINED_DIR.parents[1] / "benchmarks" / "results" / f"flow-vs-cnn-x{scale}.json")
                       .read_text())["mini"]
     result = evaluate(model, mini_default_root, "Test", scale)
-    assert result.summary["psnr"] == pytest.approx(card[CNN_ROW]["psnr"], abs=0.05)
-    assert result.summary["ssim"] == pytest.approx(card[CNN_ROW]["ssim"], abs=0.002)
+    assert result.summary["psnr"] == pytest.approx(card[CNN_ROWS[arch]]["psnr"], abs=0.05)
+    assert result.summary["ssim"] == pytest.approx(card[CNN_ROWS[arch]]["ssim"], abs=0.002)
     assert card["model"]["psnr"] > result.summary["psnr"]  # the flow wins at the same budget
 
 
 def test_only_the_shipped_architectures_have_files():
     assert pretrained.path(2, "joint-cnn").name == "joint-cnn-x2.pt"
-    with pytest.raises(UserError, match="lolisrflow, joint-cnn"):
-        pretrained.path(2, "sequential-cnn")
+    with pytest.raises(UserError, match="lolisrflow, joint-cnn, sequential-cnn"):
+        pretrained.path(2, "srflow")
 
 
 @pytest.mark.parametrize("scale", [2, 4])

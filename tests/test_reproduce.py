@@ -56,8 +56,6 @@ def test_learned_method_from_a_checkpoint_is_named_and_typed(tmp_path):
 def test_learned_method_pretrained_reads_the_shipped_file(arch, label):
     method = rp.learned_method(arch, 2, checkpoint="pretrained")
     assert method.name == label and method.note == f"shipped {arch}-x2.pt"
-    with pytest.raises(UserError, match="no shipped 'sequential-cnn' model"):
-        rp.learned_method("sequential-cnn", 2, checkpoint="pretrained")
 
 
 def test_learned_method_search_skips_other_scales_and_missing_files(tmp_path):

@@ -41,7 +41,7 @@ from lolisr_lib.runtime.files import atomic_write_text
 
 MINIATURE_NOTE = (
     "the bundled miniature (scikit-image photographs darkened by the simulator, 64 px inputs; the LoLiSRFlow and "
-    "joint CNN rows are the shipped small models, trained on a CPU for the same 3,000 steps on simulated pairs, "
+    "CNN rows are the shipped small models, trained on a CPU for the same 3,000 steps on simulated pairs, "
     "a row without a checkpoint is trained here for seconds): these numbers are NOT comparable with the published "
     "rows, which were measured on the real RELLISUR"
 )

@@ -1,8 +1,9 @@
-"""The trained models shipped with the collection: ``data/pretrained/lolisrflow-x{2,4}.pt``, and the joint CNN
-of the same budget, ``joint-cnn-x{2,4}.pt``, the baseline LoLiSRFlow is compared with (notebook 09).
+"""The trained models shipped with the collection: ``data/pretrained/lolisrflow-x{2,4}.pt``, and the two CNN
+baselines of the same budget that LoLiSRFlow is compared with in notebook 09, ``joint-cnn-x{2,4}.pt`` and
+``sequential-cnn-x{2,4}.pt``.
 
-All were trained by this library's own ``train`` command on the ``small-x2`` / ``small-x4`` presets (the CNN with
-``--arch joint-cnn``), on pairs simulated from the photographs scikit-image and matplotlib ship (never on real
+All were trained by this library's own ``train`` command on the ``small-x2`` / ``small-x4`` presets (the CNNs with
+``--arch joint-cnn`` / ``--arch sequential-cnn``), on pairs simulated from the photographs scikit-image and matplotlib ship (never on real
 RELLISUR images); the model card ``data/pretrained/README.md`` gives the data, the commands, the wall time and
 the measured figures.
 
@@ -22,7 +23,7 @@ from lolisr_lib.errors import CheckpointError, UserError
 
 PRETRAINED_DIR = Path(__file__).resolve().parents[2] / "data" / "pretrained"
 SHIPPED_SCALES = (2, 4)
-SHIPPED_ARCHS = ("lolisrflow", "joint-cnn")  # the model and the baseline it is compared with
+SHIPPED_ARCHS = ("lolisrflow", "joint-cnn", "sequential-cnn")  # the model and the baselines it is compared with
 
 
 def parse_scale(text: str | int) -> int:
@@ -50,7 +51,8 @@ def shipped_file(scale: str | int, arch: str = "lolisrflow") -> Path:
 
 
 def load(scale: str | int, map_location=None, arch: str = "lolisrflow") -> nn.Module:
-    """The shipped x``scale`` model (LoLiSRFlow, or ``arch="joint-cnn"``), float32, in eval mode."""
+    """The shipped x``scale`` model (LoLiSRFlow, or ``arch="joint-cnn"`` / ``"sequential-cnn"``), float32, in eval
+    mode."""
     from lolisr_lib.model.build import load_model
 
     return load_model(shipped_file(scale, arch), map_location).float()
