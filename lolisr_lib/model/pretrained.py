@@ -3,9 +3,9 @@ baselines of the same budget that LoLiSRFlow is compared with in notebook 09, ``
 ``sequential-cnn-x{2,4}.pt``.
 
 All were trained by this library's own ``train`` command on the ``small-x2`` / ``small-x4`` presets (the CNNs with
-``--arch joint-cnn`` / ``--arch sequential-cnn``), on pairs simulated from the photographs scikit-image and matplotlib ship (never on real
-RELLISUR images); the model card ``data/pretrained/README.md`` gives the data, the commands, the wall time and
-the measured figures.
+``--arch joint-cnn`` / ``--arch sequential-cnn``), on pairs simulated from the photographs scikit-image and
+matplotlib ship (never on real RELLISUR images); the model card ``data/pretrained/README.md`` gives the data, the
+commands, the wall time and the measured figures.
 
 A shipped file holds the config and the weights only (no optimiser state), stored in float16 to stay under
 10 MiB; :func:`load` returns a float32 model, which scores within 0.05 dB of the float32 weights
