@@ -15,6 +15,11 @@ from lolisr_lib.model import LoLiSRFlow, pretrained
 MIB = 2**20
 
 
+def _benchmark_figures(name: str) -> dict:
+    """A figures file of benchmarks/results/ (the model card's tables come from these)."""
+    return json.loads((pretrained.PRETRAINED_DIR.parents[1] / "benchmarks" / "results" / name).read_text())
+
+
 @pytest.mark.parametrize("scale", [2, 4])
 def test_shipped_file_is_small_weights_only_and_loads_with_weights_only(scale):
     path = pretrained.path(scale)
@@ -46,8 +51,7 @@ def test_model_card_exposure_aware_figures_on_the_miniature(scale, mini_default_
     """The card's exposure-aware rows (benchmarks/results/brightness-x{2,4}.json), re-measured."""
     from lolisr_lib.model.exposure_aware import ExposureAware
 
-    card = json.loads((pretrained.PRETRAINED_DIR.parents[1] / "benchmarks" / "results" / f"brightness-x{scale}.json")
-                      .read_text())
+    card = _benchmark_figures(f"brightness-x{scale}.json")
     result = evaluate(ExposureAware(pretrained.load(scale)), mini_default_root, "Test", scale)
     assert result.summary["psnr"] == pytest.approx(card["mini"][EXPOSURE_ROW]["psnr"], abs=0.05)
     assert result.summary["ssim"] == pytest.approx(card["mini"][EXPOSURE_ROW]["ssim"], abs=0.002)
@@ -77,8 +81,7 @@ def test_shipped_cnns_are_the_same_budget_baselines_of_the_card(arch, scale, min
     model = pretrained.load(scale, arch=arch)
     small = preset(f"small-x{scale}")
     assert isinstance(model, LearnedBaseline) and model.config == replace(small, model=replace(small.model, arch=arch))
-    card = json.loads((pretrained.PRETRAINED_DIR.parents[1] / "benchmarks" / "results" / f"flow-vs-cnn-x{scale}.json")
-                      .read_text())["mini"]
+    card = _benchmark_figures(f"flow-vs-cnn-x{scale}.json")["mini"]
     result = evaluate(model, mini_default_root, "Test", scale)
     assert result.summary["psnr"] == pytest.approx(card[CNN_ROWS[arch]]["psnr"], abs=0.05)
     assert result.summary["ssim"] == pytest.approx(card[CNN_ROWS[arch]]["ssim"], abs=0.002)
