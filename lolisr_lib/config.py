@@ -87,6 +87,7 @@ class TrainConfig:
     sim_scene_size: int = 256  # HR side of each simulated scene; crops are cut from it (HE on the whole scene)
     sim_jitter: float = 1.0  # spread of the simulated cameras around the calibrated one (0: no augmentation)
     sim_reexpose: bool = True  # re-expose each simulated target to RELLISUR's mean brightness (85..120 of 255)
+    sim_channel_pedestal: float = 0.0  # spread of each camera's per-channel black-point shift (linear DN; 0: none)
     max_skipped_in_a_row: int = 50  # abort when this many consecutive steps had a NaN/Inf loss or gradient (0 = never)
 
 

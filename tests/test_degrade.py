@@ -1,5 +1,7 @@
 """The low-light, low-resolution simulator: determinism, RELLISUR-like brightness, physics of each step."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import skimage.data
@@ -179,3 +181,32 @@ def test_camera_readings_undo_the_rendering(ev):
     back = dg.camera_readings(torch.from_numpy(linear), cam)  # the same on torch tensors
     np.testing.assert_allclose(back.numpy(), dn, rtol=1e-9)
     assert dg.camera_readings(np.zeros(3), cam).tolist() == [0.0, 0.0, 0.0]  # code 0 reads 0
+
+
+def test_per_channel_black_offsets_lift_only_their_channel():
+    grey = np.full((32, 32, 3), 2, np.uint8)  # a deep shadow
+    quiet = dg.DegradeParams(full_well=1e9, read_noise=0.0, blur_sigma=0.0, red_gain=1.0, blue_gain=1.0,
+                             black_point=0.0)
+    neutral = dg.degrade(grey, 2, -3.0, quiet).astype(float)
+    green = dg.degrade(grey, 2, -3.0, replace(quiet, black_offsets=(0.0, -0.0005, 0.0))).astype(float)
+    assert np.array_equal(neutral[..., [0, 2]], green[..., [0, 2]])
+    assert green[..., 1].mean() > neutral[..., 1].mean() + 1.0  # half a thousandth of white: a code value or two
+
+
+def test_jittered_cameras_draw_channel_pedestals_only_when_asked():
+    base = dg.DegradeParams()
+    a, b = base.jittered(np.random.default_rng(3)), base.jittered(np.random.default_rng(3), channel_pedestal=0.0)
+    assert a == b and a.black_offsets == (0.0, 0.0, 0.0)
+    cams = [base.jittered(np.random.default_rng(k), channel_pedestal=0.0005) for k in range(50)]
+    offsets = np.array([c.black_offsets for c in cams])
+    assert np.abs(offsets).max() <= 0.0005 and offsets.std(axis=0).min() > 0.0002
+    assert all(replace(c, black_offsets=(0.0, 0.0, 0.0)) == a_k for c, a_k in
+               zip(cams, [base.jittered(np.random.default_rng(k)) for k in range(50)]))  # the rest as before
+    with pytest.raises(UserError, match="channel_pedestal"):
+        base.jittered(np.random.default_rng(0), channel_pedestal=-1.0)
+
+
+def test_camera_readings_refuse_per_channel_offsets():
+    cam = replace(dg.DegradeParams(), black_offsets=(0.0, -0.0005, 0.0)).at(-3.0)
+    with pytest.raises(UserError, match="per-channel"):
+        dg.camera_readings(np.full(4, 0.01), cam)

@@ -53,7 +53,18 @@ def test_expose_to_mean_reaches_the_mean():
     (dict(scale=2, patch_size=512), "scene_size"),
     (dict(scale=2, patch_size=32, photos=("moon",)), "unknown"),
     (dict(scale=2, patch_size=32, ev_range=(-2.0, 1.0)), "ev_range"),
+    (dict(scale=2, patch_size=32, channel_pedestal=-0.001), "channel_pedestal"),
 ])
 def test_bad_arguments_are_refused(kwargs, words):
     with pytest.raises(DatasetError, match=words):
         SimulatedPairs(**kwargs)
+
+
+def test_a_channel_pedestal_changes_only_the_black_levels_drawn():
+    plain = SimulatedPairs(2, 32, length=8, scene_size=64, seed=1)
+    same = SimulatedPairs(2, 32, length=8, scene_size=64, seed=1, channel_pedestal=0.0)
+    tinted = SimulatedPairs(2, 32, length=8, scene_size=64, seed=1, channel_pedestal=0.002)
+    for i in range(8):
+        assert torch.equal(plain[i]["lq"], same[i]["lq"])  # spread 0: the stream of draws is unchanged
+        assert (plain[i]["scene"], plain[i]["ev"]) == (tinted[i]["scene"], tinted[i]["ev"])  # drawn before
+    assert all(not torch.equal(plain[i]["lq"], tinted[i]["lq"]) for i in range(8))  # each camera got its own

@@ -87,12 +87,14 @@ class SimulatedPairs(Dataset):
     ``scale``: 1, 2 or 4; ``patch_size``: HR side of the crop (a multiple of ``scale``); ``scene_size``: HR
     side of the whole simulated scene (the crop is cut from it); ``jitter``: spread of the camera around
     ``params`` (0: the calibrated camera only); ``reexpose``: re-expose each scene to a RELLISUR-like mean
-    (off: the photographs' own brightness, 65 to 160); ``seed``: see the module docstring.
+    (off: the photographs' own brightness, 65 to 160); ``channel_pedestal``: spread of each camera's
+    per-channel black-point shift (:meth:`DegradeParams.jittered`; 0: none); ``seed``: see the module docstring.
     """
 
     def __init__(self, scale: int, patch_size: int, *, length: int = 4096, scene_size: int = 256,
                  ev_range: tuple[float, float] = EV_RANGE, params: DegradeParams = DegradeParams(),
-                 jitter: float = 1.0, photos=tuple(TRAIN_PHOTOS), seed: int = 0, reexpose: bool = True):
+                 jitter: float = 1.0, photos=tuple(TRAIN_PHOTOS), seed: int = 0, reexpose: bool = True,
+                 channel_pedestal: float = 0.0):
         if scale not in (1, 2, 4):
             raise DatasetError(f"scale must be 1, 2 or 4; got {scale!r}")
         if not isinstance(patch_size, int) or patch_size <= 0 or patch_size % scale or scene_size % scale:
@@ -108,7 +110,10 @@ class SimulatedPairs(Dataset):
             raise DatasetError(f"ev_range must be (low, high) with low <= high < 0, e.g. (-5.0, -2.0); got {ev_range}")
         self.scale, self.patch_size, self.length, self.scene_size = scale, patch_size, length, scene_size
         self.ev_range, self.params, self.jitter, self.photos = (low, high), params, jitter, tuple(photos)
-        self.seed, self.epoch, self.reexpose = seed, 0, reexpose
+        if not np.isfinite(channel_pedestal) or channel_pedestal < 0:
+            raise DatasetError(f"channel_pedestal must be a spread >= 0 in linear DN (e.g. 0.0005); "
+                               f"got {channel_pedestal!r}")
+        self.seed, self.epoch, self.reexpose, self.channel_pedestal = seed, 0, reexpose, channel_pedestal
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -141,7 +146,7 @@ class SimulatedPairs(Dataset):
         rng = np.random.default_rng([self.seed, self.epoch, int(index)])
         name, hr = self.scene(rng)
         ev = float(rng.uniform(*self.ev_range))
-        camera = self.params.jittered(rng, self.jitter)
+        camera = self.params.jittered(rng, self.jitter, channel_pedestal=self.channel_pedestal)
         lq = degrade(hr, self.scale, ev, params=camera, seed=int(rng.integers(2**31)))
         he = equalize_hist(lq)  # of the whole capture
         side = self.patch_size // self.scale

@@ -103,6 +103,7 @@ class Camera:
     tone_gamma: float
     black_point: float
     channel_gain: tuple[float, float, float]  # (red, green, blue) light collected relative to the target
+    black_offsets: tuple[float, float, float] = (0.0, 0.0, 0.0)  # per-channel shift of black_point (R, G, B)
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,9 @@ class DegradeParams:
     black_point: PerEV = (-0.0015, -0.00005)  # subtracted before the sRGB curve; < 0 is a pedestal (lift)
     red_gain: PerEV = (0.90, 0.47)  # red light collected relative to green, dark frame against target
     blue_gain: PerEV = (1.10, 1.107)  # blue light collected relative to green
+    # Added to black_point per channel (R, G, B); < 0 lifts that channel's shadows. The calibrated camera has
+    # none; training may draw them (jittered(channel_pedestal=...)): real dark frames lift green more.
+    black_offsets: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
     def at(self, ev: float) -> Camera:
         """Every field resolved at exposure ``ev`` (pairs interpolated, see :func:`value_at`)."""
@@ -131,15 +135,22 @@ class DegradeParams:
             tone_gamma=value_at(self.tone_gamma, ev),
             black_point=value_at(self.black_point, ev),
             channel_gain=(value_at(self.red_gain, ev), 1.0, value_at(self.blue_gain, ev)),
+            black_offsets=tuple(float(b) for b in self.black_offsets),
         )
 
-    def jittered(self, rng: np.random.Generator, amount: float = 1.0) -> DegradeParams:
+    def jittered(self, rng: np.random.Generator, amount: float = 1.0, *, channel_pedestal: float = 0.0
+                 ) -> DegradeParams:
         """A camera drawn around this one (degradation augmentation): noise, gain, curve, colour, blur.
 
         ``amount`` scales every spread (0 returns these params). Spreads: full well and read noise by a
         factor up to 2 either way, ISO gain by 2**U(-0.5, 0.5), tone gamma +-0.15, black point +-0.001,
-        red and blue gains by 2**U(-0.5, 0.5), blur sigma U(0.5, 1.5) times.
+        red and blue gains by 2**U(-0.5, 0.5), blur sigma U(0.5, 1.5) times. ``channel_pedestal`` > 0 also
+        shifts each channel's black point by its own U(-p, p) * amount (a coloured pedestal in the shadows, as
+        real dark frames have); it is drawn after the rest, so 0 (the default) leaves the draws as they were.
         """
+        if not np.isfinite(channel_pedestal) or channel_pedestal < 0:
+            raise UserError(f"channel_pedestal must be a spread >= 0 in linear DN (e.g. 0.0005); "
+                            f"got {channel_pedestal!r}")
         if amount == 0:
             return self
 
@@ -161,7 +172,13 @@ class DegradeParams:
             black_point=shift(self.black_point, 0.001),
             red_gain=shift(self.red_gain, 0.0, factor(0.5)),
             blue_gain=shift(self.blue_gain, 0.0, factor(0.5)),
+            black_offsets=self._drawn_offsets(rng, channel_pedestal * amount),
         )
+
+    def _drawn_offsets(self, rng: np.random.Generator, spread: float) -> tuple[float, float, float]:
+        if spread == 0:
+            return self.black_offsets
+        return tuple(float(b + d) for b, d in zip(self.black_offsets, rng.uniform(-spread, spread, 3)))
 
 
 def _check_image(img: np.ndarray, name: str) -> None:
@@ -226,17 +243,22 @@ def tone_curve(dn: np.ndarray, gamma: float) -> np.ndarray:
     return dn if gamma == 1.0 else np.power(dn, gamma)
 
 
-def camera_response(dn: np.ndarray, black_point: float) -> np.ndarray:
+def camera_response(dn: np.ndarray, black_point) -> np.ndarray:
     """Render linear DN as sRGB in [0, 1]: subtract the black point, rescale to [0, 1], apply the sRGB curve.
 
-    A negative black point is a pedestal: black reads ``-black_point`` of white, the shadows are lifted."""
+    A negative black point is a pedestal: black reads ``-black_point`` of white, the shadows are lifted.
+    ``black_point``: one float, or one per channel (shape (3,), for channel-last ``dn``)."""
     return linear_to_srgb(np.clip((dn - black_point) / (1.0 - black_point), 0.0, 1.0))
 
 
 def camera_readings(linear, cam: Camera):
     """The camera's rendering undone: the ADC readings (white = 1) behind decoded linear values ``linear`` (the sRGB
     curve already undone; numpy or torch): the black point removed, then the tone curve. Code 0 reads 0, since
-    nothing below the pedestal was kept. The inverse of :func:`camera_response` after :func:`tone_curve`."""
+    nothing below the pedestal was kept. The inverse of :func:`camera_response` after :func:`tone_curve`, for a
+    camera without per-channel black offsets (those are training augmentation only)."""
+    if any(cam.black_offsets):
+        raise UserError(f"camera_readings undoes one black point for all channels; this camera has per-channel "
+                        f"offsets {cam.black_offsets}: use the calibrated camera, DegradeParams().at(ev)")
     toned = (cam.black_point + linear * (1.0 - cam.black_point)).clip(0.0, 1.0) * (linear > 0)
     return toned ** (1.0 / cam.tone_gamma)
 
@@ -273,7 +295,8 @@ def develop(electrons: np.ndarray, cam: Camera) -> np.ndarray:
     """The camera's processing of a sensor reading (electrons): ISO gain, clipping, the tone curve, the sRGB
     response with its black point, 8 bits. Returns uint8."""
     dn = clip_white(iso_amplify(electrons, cam.iso_gain, cam.full_well))
-    return quantize_8bit(camera_response(tone_curve(dn, cam.tone_gamma), cam.black_point))
+    black = cam.black_point + np.asarray(cam.black_offsets) if any(cam.black_offsets) else cam.black_point
+    return quantize_8bit(camera_response(tone_curve(dn, cam.tone_gamma), black))
 
 
 def degrade(

@@ -201,7 +201,7 @@ class Trainer:
 
             return SimulatedPairs(self.config.model.scale, t.patch_size, length=t.sim_items,
                                   scene_size=t.sim_scene_size, jitter=t.sim_jitter, seed=t.seed,
-                                  reexpose=t.sim_reexpose)
+                                  reexpose=t.sim_reexpose, channel_pedestal=t.sim_channel_pedestal)
         if t.data != "dataset":
             raise ConfigError(f"train.data={t.data!r}: use 'dataset' (the Train split) or 'simulated'")
         return rellisur_train_set(self.config, self.data_root)
