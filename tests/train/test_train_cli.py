@@ -104,3 +104,9 @@ def test_other_unknown_arguments_are_argparse_errors(tmp_path, capsys, extra):
         main(["train", "--preset", "tiny-x2", "--out", str(tmp_path), *extra])
     assert exit_info.value.code == 2
     assert f"unrecognized arguments: {extra[-1]}" in capsys.readouterr().err
+
+
+def test_a_negative_channel_pedestal_is_refused_by_name(mini_root, tmp_path, capsys):
+    args = cli_args(mini_root, tmp_path, "--train.data=simulated", "--train.sim_channel_pedestal=-0.001")
+    assert main(args) == 2
+    assert "channel_pedestal" in capsys.readouterr().err
