@@ -210,3 +210,15 @@ def test_camera_readings_refuse_per_channel_offsets():
     cam = replace(dg.DegradeParams(), black_offsets=(0.0, -0.0005, 0.0)).at(-3.0)
     with pytest.raises(UserError, match="per-channel"):
         dg.camera_readings(np.full(4, 0.01), cam)
+
+
+def test_shifting_black_points_matches_a_camera_with_those_offsets():
+    hr = skimage.data.astronaut()[:128, :128]
+    quiet = dg.DegradeParams(full_well=1e9, read_noise=0.0, black_point=0.0)
+    offsets = (0.0, -0.0004, 0.0002)
+    shifted = dg.shift_black_points(dg.degrade(hr, 2, -4.0, quiet), offsets).astype(int)
+    direct = dg.degrade(hr, 2, -4.0, replace(quiet, black_offsets=offsets)).astype(int)
+    assert np.abs(shifted - direct).max() <= 1  # equal but for the rounding of the first 8 bits
+    assert dg.shift_black_points(direct.astype(np.uint8), (0.0, 0.0, 0.0)).tolist() == direct.tolist()
+    with pytest.raises(UserError, match="offsets"):
+        dg.shift_black_points(direct.astype(np.uint8), (0.0, 0.1))

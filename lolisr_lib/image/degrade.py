@@ -263,6 +263,20 @@ def camera_readings(linear, cam: Camera):
     return toned ** (1.0 / cam.tone_gamma)
 
 
+def shift_black_points(capture: np.ndarray, offsets) -> np.ndarray:
+    """A capture as if its camera's black point per channel had been ``offsets`` (R, G, B, linear DN) lower:
+    ``(linear - offset) / (1 - offset)`` in decoded linear light, re-encoded to 8 bits; a negative offset lifts
+    that channel's shadows (a coloured pedestal). uint8 (H, W, 3) in and out. Exact for a camera whose own
+    black point is 0; used to test how a model treats the uneven pedestals of real dark frames."""
+    _check_image(capture, "capture")
+    offsets = np.asarray(offsets, dtype=np.float64)
+    if offsets.shape != (3,) or not np.all(np.abs(offsets) < 0.5):
+        raise UserError(f"offsets must be three small numbers (R, G, B) in linear DN, e.g. (0, -0.0004, 0); "
+                        f"got {offsets.tolist()}")
+    linear = to_linear(capture)
+    return quantize_8bit(linear_to_srgb(np.clip((linear - offsets) / (1.0 - offsets), 0.0, 1.0)))
+
+
 def _check_scale(img: np.ndarray, scale: int, name: str) -> None:
     if not isinstance(scale, (int, np.integer)) or isinstance(scale, bool) or scale < 1:
         raise UserError(f"scale must be a positive integer such as 1, 2 or 4; got {scale!r}")
