@@ -20,6 +20,7 @@ import torch
 from lolisr_lib.data import RellisurDataset, default_root
 from lolisr_lib.evaluate import method_output
 from lolisr_lib.evaluate.metrics import psnr, ssim
+from lolisr_lib.image.calibration import REAL_ROOT
 from lolisr_lib.image.degrade import shift_black_points
 from lolisr_lib.model.build import load_model
 from lolisr_lib.model.pretrained import load
@@ -56,6 +57,16 @@ def score(model, scale: int, pedestal: float) -> dict:
     return {name: np.mean([r[name] for r in rows], axis=0) for name in ("plain", "lifted")}
 
 
+def score_real(model) -> dict[str, tuple[float, float]]:
+    """Per real pair (x2): PSNR and the green cast of the output in the target's darkest quarter."""
+    dataset, rows = RellisurDataset(REAL_ROOT, "Test", 2), {}
+    for i in range(len(dataset)):
+        item = dataset[i]
+        out = method_output(model, item["lq"][None])[0]
+        rows[f"{item['scene']}{item['ev']:+.1f}"] = (psnr(out, item["gt"]), green_cast(out, item["gt"]))
+    return rows
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoints", nargs="*", help="model files or runs' best.pt")
@@ -74,3 +85,9 @@ if __name__ == "__main__":
         r = score(model.eval(), model.scale, args.pedestal)
         fmt = "{:.2f} / {:.3f} / {:+.1f}".format
         print(f"| {label} | {fmt(*r['plain'])} | {fmt(*r['lifted'])} | {r['plain'][0] - r['lifted'][0]:.2f} |")
+    real = [(label, model) for label, model in models if model.scale == 2]
+    if real:
+        print("\nreal RELLISUR pairs at x2, as captured: PSNR dB / green cast (code values, darkest quarter)")
+        for label, model in real:
+            cells = " | ".join(f"{name} {p:.2f} / {c:+.1f}" for name, (p, c) in score_real(model.eval()).items())
+            print(f"| {label} | {cells} |")
