@@ -161,3 +161,35 @@ def test_fast_mode_ablation_script_prints_every_variant():
     assert rows[0].startswith("| reference |") and "1.00x" in rows[0]
     expected = 2 + fastpath.native_bf16(torch.device("cpu"))
     assert len(rows) == expected, done.stdout
+
+
+def test_float32_mode_keeps_tf32_off_in_its_backward_on_cuda():
+    """cuDNN allows TF32 by default, so a reference step whose backward ran outside the strict context timed
+    TF32 weight gradients (seen in the H200 profile): the backward context switches it off, and back after."""
+    reference = Mode("reference", channels_last=False, weight_cache=False, bf16=False, compile=False,
+                     compile_note="")
+    before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    with reference.backward_context(torch.device("cuda")):
+        assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
+    assert (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32) == before
+    fast = Mode("fast", channels_last=True, weight_cache=True, bf16=True, compile=False, compile_note="")
+    with fast.backward_context(torch.device("cuda")), reference.backward_context(torch.device("cpu")):
+        assert (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32) == before
+
+
+def test_profile_script_reports_both_modes(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "profile_training_step.py"
+    out = tmp_path / "profile.json"
+    done = subprocess.run([sys.executable, script, "--preset", "tiny-x1", "--device", "cpu", "--batch-size", "1",
+                           "--patch-size", "16", "--repeats", "1", "--profiled", "1", "--json", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(out.read_text())
+    assert set(result["modes"]) == {"reference", "fast"}
+    for figures in result["modes"].values():
+        assert figures["wall_seconds_per_step"] > 0 and figures["top"]
+        assert figures["top_by"] == "self_cpu_time_total" and figures["kernel_seconds_per_step"] is None

@@ -60,6 +60,13 @@ class Mode:
             return fastpath.autocast(device)
         return _strict_float32() if device.type == "cuda" else contextlib.nullcontext()
 
+    def backward_context(self, device: torch.device):
+        """The numeric context of a backward pass: strict float32 (no TF32) in the float32 mode on CUDA, as its
+        forward; the bf16 mode's backward runs outside autocast, in the dtypes its forward recorded."""
+        if self.bf16 or device.type != "cuda":
+            return contextlib.nullcontext()
+        return _strict_float32()
+
     def describe(self) -> dict:
         return {"dtype": self.dtype, "channels_last": self.channels_last, "weight_cache": self.weight_cache,
                 "compile": self.compile_note}

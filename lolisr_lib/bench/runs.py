@@ -149,8 +149,7 @@ def measure_training(base: nn.Module, modes: dict[str, Mode], config: Config, de
 def _checked_training_step(base, mode, config, lq, gt, device, seed):
     """A step function for ``mode`` and the loss terms of its first call; ``(None, error)`` if a compiled first
     call failed."""
-    model, net = training_model(base, mode)
-    step = _training_step(model, net, mode, config, lq, gt, device, seed)
+    step = training_step(base, mode, config, lq, gt, device, seed)
     try:
         return step, step()
     except Exception as err:
@@ -159,9 +158,11 @@ def _checked_training_step(base, mode, config, lq, gt, device, seed):
         return None, err
 
 
-def _training_step(model, net, mode, config, lq, gt, device, seed) -> Callable[[], dict[str, float]]:
-    """The training loop's step (``train/loop.py``): zero_grad, forward under the mode's autocast, backward,
-    clipping, the NaN/Inf guard (a device sync, as in the loop), Adam."""
+def training_step(base, mode, config, lq, gt, device, seed) -> Callable[[], dict[str, float]]:
+    """One optimiser step of a training copy of ``base`` in ``mode``, as the training loop (``train/loop.py``) takes
+    it: zero_grad, forward under the mode's autocast, backward, clipping, the NaN/Inf guard (a device sync, as in
+    the loop), Adam. Each call trains the copy on the same batch ``(lq, gt)``."""
+    model, net = training_model(base, mode)
     optimizer = make_optimizer(model.parameters(), config.train)
     generator = torch.Generator(device=device).manual_seed(seed)  # the same noise in both modes
     clip = config.train.grad_clip or float("inf")
@@ -170,7 +171,8 @@ def _training_step(model, net, mode, config, lq, gt, device, seed) -> Callable[[
         optimizer.zero_grad(set_to_none=True)
         with mode.context(device):
             out = net(lq, gt, generator=generator)
-        out["loss"].backward()
+        with mode.backward_context(device):  # cuDNN's TF32 is on by default: keep the reference strict
+            out["loss"].backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
         if bool(torch.isfinite(out["loss"]) & torch.isfinite(grad_norm)):
             optimizer.step()

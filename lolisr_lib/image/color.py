@@ -111,7 +111,12 @@ def equalize_hist(img: Array) -> Array:
     with torch.no_grad():
         codes = img.long() if img.dtype == torch.uint8 else quantize_8bit(img).long()
         out = _equalize_channels(codes)
-        return out.to(torch.uint8) if img.dtype == torch.uint8 else out.to(img.dtype) / 255
+        if img.dtype == torch.uint8:
+            return out.to(torch.uint8)
+        # code / 255 looked up from a table made on the CPU: a CUDA division by a scalar multiplies by its
+        # reciprocal and can differ by one float32 ulp, and HE features must be identical on every device.
+        levels = (torch.arange(256, dtype=img.dtype) / 255).to(img.device)
+        return levels[out]
 
 
 def _equalize_channels(codes: torch.Tensor) -> torch.Tensor:
