@@ -22,6 +22,7 @@ from lolisr_lib.evaluate import method_output
 from lolisr_lib.evaluate.metrics import psnr, ssim
 from lolisr_lib.image.calibration import REAL_ROOT
 from lolisr_lib.image.degrade import shift_black_points
+from lolisr_lib.image.shadows import green_cast
 from lolisr_lib.model.build import load_model
 from lolisr_lib.model.pretrained import load
 
@@ -32,16 +33,6 @@ def to_uint8(image: torch.Tensor) -> np.ndarray:
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(image).permute(2, 0, 1).float() / 255.0
-
-
-def green_cast(out: torch.Tensor, gt: torch.Tensor) -> float:
-    """Mean of G - (R + B) / 2 over the target's darkest quarter, output minus target, in code values."""
-    luma = gt.mean(0)
-    dark = luma <= luma.quantile(0.25)
-
-    def cast(img):
-        return float((img[1] - (img[0] + img[2]) / 2)[dark].mean()) * 255.0
-    return cast(out) - cast(gt)
 
 
 def score(model, scale: int, pedestal: float) -> dict:
