@@ -30,7 +30,7 @@ def test_shipped_file_is_small_weights_only_and_loads_with_weights_only(scale):
     model = pretrained.load(f"x{scale}")
     assert isinstance(model, LoLiSRFlow) and model.scale == scale and not model.training
     assert all(p.dtype == torch.float32 for p in model.parameters())
-    assert model.config == preset(f"small-x{scale}")  # so `train --preset small-x{scale}` reproduces it
+    assert model.config == preset(pretrained.SHIPPED_PRESETS[scale])  # so `train --preset NAME` reproduces it
 
 
 @pytest.mark.parametrize("scale", [2, 4])
@@ -123,3 +123,15 @@ def test_pretrained_flag_is_a_shorthand_for_the_checkpoint(tmp_path, capsys, min
         main(["enhance", "--pretrained", "x2", "--checkpoint", "a.pt", "in.png", "out.png"])
     assert info.value.code == 2
     assert "not allowed with argument --pretrained" in capsys.readouterr().err
+
+
+def test_ship_refuses_a_run_of_another_preset(tmp_path):
+    """The card's reproduce command is `train --preset NAME` with SHIPPED_PRESETS' name: a run of anything else
+    (here the tiny preset) is refused before a shipped file is touched."""
+    from lolisr_lib.checkpoint import write_checkpoint
+
+    write_checkpoint(tmp_path / "best.pt", preset("tiny-x2"), {})
+    before = pretrained.path(2).read_bytes()
+    with pytest.raises(UserError, match="small-x2 preset"):
+        pretrained.ship(tmp_path, 2)
+    assert pretrained.path(2).read_bytes() == before

@@ -24,6 +24,7 @@ from lolisr_lib.errors import CheckpointError, UserError
 PRETRAINED_DIR = Path(__file__).resolve().parents[2] / "data" / "pretrained"
 SHIPPED_SCALES = (2, 4)
 SHIPPED_ARCHS = ("lolisrflow", "joint-cnn", "sequential-cnn")  # the model and the baselines it is compared with
+SHIPPED_PRESETS = {2: "small-x2", 4: "small-x4"}  # the preset each shipped LoLiSRFlow file was trained with
 
 
 def parse_scale(text: str | int) -> int:
@@ -58,10 +59,14 @@ def load(scale: str | int, map_location=None, arch: str = "lolisrflow") -> nn.Mo
     return load_model(shipped_file(scale, arch), map_location).float()
 
 
-def export(checkpoint: str | Path, out: str | Path, *, half: bool = True) -> Path:
-    """Write the config and weights of a training ``checkpoint`` to ``out``, floats as float16 when ``half``."""
+def export(checkpoint: str | Path, out: str | Path, *, half: bool = True, name: str | None = None) -> Path:
+    """Write the config and weights of a training ``checkpoint`` to ``out``, floats as float16 when ``half``; a
+    ``name`` replaces the config's (a run given overrides keeps the name of the preset it started from)."""
+    from dataclasses import replace
+
     payload = read_checkpoint(checkpoint, map_location="cpu")
     config = checkpoint_config(payload, checkpoint)
+    config = config if name is None else replace(config, name=name)
     state = {
         name: (tensor.half() if half and tensor.is_floating_point() else tensor)
         for name, tensor in inference_weights(payload).items()
@@ -90,7 +95,8 @@ def ship(run_dir: str | Path, scale: int, *, checkpoint: str = "best.pt") -> dic
 
     run_dir = Path(run_dir)
     source = run_dir / checkpoint
-    out = export(source, path(scale))
+    name = _check_shipped_preset(source, scale)
+    out = export(source, path(scale), name=name)
     model = load(scale)
     card = measure_card(model, scale)
     full = load_model(source).float()
@@ -107,3 +113,19 @@ def _mini_root():
     from lolisr_lib.data import default_root
 
     return default_root()
+
+
+def _check_shipped_preset(checkpoint: Path, scale: int) -> str:
+    """The name of the preset a shipped x``scale`` file must come from; a run of anything else is refused, so that
+    the model card's one command (``train --preset NAME``) reproduces what ships."""
+    from dataclasses import replace
+
+    from lolisr_lib.config import preset
+
+    name = SHIPPED_PRESETS[parse_scale(scale)]
+    config = checkpoint_config(read_checkpoint(checkpoint, map_location="cpu"), checkpoint)
+    if replace(config, name=name) != preset(name):
+        raise UserError(f"{checkpoint}: its run was not trained with the {name} preset (config {config.name!r} "
+                        f"differs), so `train --preset {name}` would not reproduce it; ship a {name} run, or "
+                        f"change SHIPPED_PRESETS in lolisr_lib/model/pretrained.py with the model card")
+    return name
