@@ -77,6 +77,7 @@ class TrainConfig:
     bf16: bool = False  # bf16 autocast where native: CUDA, CPUs with AVX-512 BF16/AMX (fp16: NaN-prone, not offered)
     val_every: int = 5000  # validate on Val every N steps (0 = only at the end)
     val_images: int = 0  # number of Val images per validation (0 = all)
+    select_by: str = "psnr"  # Val score choosing best.pt: "psnr", "psnr_exposure" (brightness from the EV), "ssim"
     checkpoint_every: int = 1000  # write a resumable checkpoint every N steps
     log_every: int = 1  # write a log line every N steps
     num_workers: int = 4  # DataLoader workers (notebooks use 0)

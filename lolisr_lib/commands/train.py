@@ -45,11 +45,14 @@ def run(args) -> int:
             raise ConfigError(f"{item}: unknown option; config overrides take the form --FIELD=VALUE "
                               "(e.g. --train.batch_size=4)")
     overrides = ([f"model.arch={args.arch}"] if args.arch else []) + args.overrides
-    config = preset(args.preset) if args.preset else _stored_config(args)
-    result = train(with_overrides(config, overrides), data_root=args.data, out_dir=args.out, device=args.device,
+    config = with_overrides(preset(args.preset) if args.preset else _stored_config(args), overrides)
+    result = train(config, data_root=args.data, out_dir=args.out, device=args.device,
                    resume=args.resume, steps=args.steps, progress=not args.no_progress)
     if int(os.environ.get("RANK", "0")) == 0:
-        best = f"{result.best_checkpoint} (Val PSNR {result.best_psnr:.2f} dB)" if result.best_checkpoint else "none"
+        chosen_by = config.train.select_by
+        why = "" if chosen_by == "psnr" else f", chosen by Val {chosen_by}"
+        best = (f"{result.best_checkpoint} (Val PSNR {result.best_psnr:.2f} dB{why})" if result.best_checkpoint
+                else "none")
         print(f"step {result.step} in {result.seconds:.1f} s, {result.skipped_steps} skipped steps\n"
               f"last checkpoint: {result.last_checkpoint}\nbest checkpoint: {best}\n"
               f"logs: {args.out / 'log.csv'}, {args.out / 'val.csv'}")

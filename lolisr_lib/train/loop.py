@@ -59,6 +59,11 @@ from lolisr_lib.train.validate import score_images, shard, summarise_scores, val
 _NOISE = 3  # tag mixed into the seed of the loop's own generator (dequantisation noise, CR-prior coin)
 
 
+# Val scores that can choose best.pt (train.select_by). Val is one photograph at several exposures, so its PSNR
+# mostly follows the brightness guess; psnr_exposure and ssim measure the restoration (data/pretrained/README.md).
+SELECTABLE_SCORES = ("psnr", "psnr_exposure", "ssim")
+
+
 class TrainingDiverged(UserError):
     """Too many consecutive steps with a non-finite loss or gradient: the run has diverged."""
 
@@ -68,7 +73,7 @@ class TrainResult:
     step: int  # global step reached
     out_dir: Path  # the run folder
     last_checkpoint: Path  # out_dir/last.pt: the final, resumable state
-    best_checkpoint: Path | None  # out_dir/best.pt (best Val PSNR), None before any validation improved
+    best_checkpoint: Path | None  # out_dir/best.pt (best Val score of train.select_by), None before any validation
     best_psnr: float | None  # Val PSNR of best.pt
     skipped_steps: int  # steps skipped for a NaN/Inf loss or gradient, over the whole run
     seconds: float  # training wall time, all segments of a resumed run together
@@ -129,6 +134,7 @@ class Trainer:
         self.generator = torch.Generator(device=self.device).manual_seed(seed_from(t.seed, self.dist.rank, _NOISE))
         self.step = self.epoch = self.batch = self.skipped_steps = self._skipped_in_row = 0
         self.best_psnr, self.best_step, self.seconds_before = None, None, 0.0
+        self.best_score = None  # best.pt's Val score of train.select_by (its PSNR when that is "psnr")
         self._term_sums, self._term_count = {}, 0  # loss terms summed on the device between log lines
         self.average = None  # the weight average (train.ema_decay), made after the first step (ActNorm's init)
         self.train_set = self._train_set(data_root)
@@ -169,6 +175,9 @@ class Trainer:
         t, scale = self.config.train, self.config.model.scale
         if t.batch_size < 1 or t.log_every < 1:
             raise ConfigError("train.batch_size and train.log_every must be at least 1")
+        if t.select_by not in SELECTABLE_SCORES:
+            raise ConfigError(f"train.select_by={t.select_by!r}: choose best.pt by one of "
+                              f"{', '.join(SELECTABLE_SCORES)}")
         if not 0.0 <= t.ema_decay < 1.0:
             raise ConfigError(f"train.ema_decay={t.ema_decay} must lie in [0, 1) (0 switches the weight average off)")
         if t.patch_size % scale or (t.patch_size // scale) < 1:
@@ -230,6 +239,7 @@ class Trainer:
             "rng": rng,  # one entry per process, in rank order
             "skipped_steps": self.skipped_steps,
             "best_psnr": self.best_psnr,
+            "best_score": self.best_score,
             "best_step": self.best_step,
             "seconds": self._seconds(),
             "world_size": self.dist.world_size,
@@ -254,6 +264,7 @@ class Trainer:
         self.step, self.skipped_steps = payload["step"], payload["skipped_steps"]
         self.epoch, self.batch = payload["data"]["epoch"], payload["data"]["batch"]
         self.best_psnr, self.best_step = payload["best_psnr"], payload["best_step"]
+        self.best_score = payload.get("best_score", self.best_psnr)  # runs from before select_by chose by PSNR
         self.seconds_before = payload["seconds"]
         interval = payload.get("log_interval") or {"count": 0, "sums": {}}
         self._term_count = interval["count"]
@@ -411,7 +422,8 @@ class Trainer:
         self._interval_t0, self._interval_steps = now, 0
 
     def _validate(self) -> None:
-        """Score Val, each process its share of the images; rank 0 logs and writes best.pt when PSNR improved."""
+        """Score Val, each process its share of the images; rank 0 logs and writes best.pt when the score that
+        ``train.select_by`` names improved."""
         improved = False
         dataset, indices = self._val_data()
         mine = shard(indices, self.dist.rank, self.dist.world_size)
@@ -420,9 +432,10 @@ class Trainer:
         shares = gather_objects(rows, self.dist)
         if self.dist.is_main:
             scores = summarise_scores([row for share in shares for row in share])
-            improved = self.best_psnr is None or scores["psnr"] > self.best_psnr
+            score = scores[self.config.train.select_by]
+            improved = self.best_score is None or score > self.best_score
             if improved:
-                self.best_psnr, self.best_step = scores["psnr"], self.step
+                self.best_score, self.best_psnr, self.best_step = score, scores["psnr"], self.step
             self.val_log.write({"step": self.step, **scores, "best_psnr": self.best_psnr})
         self._marks["val"] = self.step
         if any_rank(improved, self.dist, self.device):
