@@ -1,10 +1,10 @@
 """The colour of the deepest shadows: the green that real dark frames lift, and the cast a model puts there.
 
 Real RELLISUR captures lift their darkest pixels more in green than in red and blue (a coloured pedestal from
-the sensor's black level and the camera's processing); the calibrated camera is neutral there
-(``docs/simulator.md``, section 3). A model trained on neutral shadows reads such a green as the scene's colour
-and paints it into its output's shadows (``benchmarks/pedestal_robustness.py``). Both are measured the same way:
-over the darkest pixels, where darkest means the lowest mean of the three channels.
+the sensor's black level and the camera's processing); the calibrated camera is nearly neutral there
+(``docs/simulator.md``, section 3). A model trained on nearly neutral shadows reads such a green as the scene's
+colour and paints it into its output's shadows (``benchmarks/pedestal_robustness.py``). Both are measured the
+same way: over the darkest pixels, where darkest means the lowest mean of the three channels.
 """
 
 from __future__ import annotations
