@@ -14,6 +14,7 @@ A shipped file holds the config and the weights only (no optimiser state), store
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from torch import nn
@@ -62,8 +63,6 @@ def load(scale: str | int, map_location=None, arch: str = "lolisrflow") -> nn.Mo
 def export(checkpoint: str | Path, out: str | Path, *, half: bool = True, name: str | None = None) -> Path:
     """Write the config and weights of a training ``checkpoint`` to ``out``, floats as float16 when ``half``; a
     ``name`` replaces the config's (a run given overrides keeps the name of the preset it started from)."""
-    from dataclasses import replace
-
     payload = read_checkpoint(checkpoint, map_location="cpu")
     config = checkpoint_config(payload, checkpoint)
     config = config if name is None else replace(config, name=name)
@@ -118,8 +117,6 @@ def _mini_root():
 def _check_shipped_preset(checkpoint: Path, scale: int) -> str:
     """The name of the preset a shipped x``scale`` file must come from; a run of anything else is refused, so that
     the model card's one command (``train --preset NAME``) reproduces what ships."""
-    from dataclasses import replace
-
     from lolisr_lib.config import preset
 
     name = SHIPPED_PRESETS[parse_scale(scale)]
