@@ -60,6 +60,7 @@ if __name__ == "__main__":
     parser.add_argument("checkpoint", nargs="?", help="a model file or a run's best.pt")
     parser.add_argument("--pretrained", choices=["x2", "x4"], help="a shipped model instead of a checkpoint")
     parser.add_argument("--out", metavar="JSON", help="also write the figures here")
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N; the card's figures are CPU's")
     args = parser.parse_args()
     if (args.checkpoint is None) == (args.pretrained is None):
         parser.error("give a checkpoint or --pretrained x2|x4")
@@ -69,7 +70,7 @@ if __name__ == "__main__":
         "same, brightness from the target (reads gt mean)": BrightnessFromTarget(model),
         "exposure gain + bicubic (reads the file's EV)": make_baseline("exposure-gain-bicubic", model.scale),
     }
-    card = measure_card(model, model.scale, others=others)
+    card = measure_card(model, model.scale, others=others, device=args.device)
     if args.out:
         print(f"figures: {write_card(card, args.out)}")
     print(card_tables(card, model_label="LoLiSRFlow"))

@@ -144,12 +144,23 @@ def _small(scale: int) -> Config:
     return Config(name=f"small-x{scale}", model=model, train=train)
 
 
-_KINDS = {"paper": _paper, "tiny": _tiny, "small": _small}
+def _wide(scale: int) -> Config:
+    """``small`` with the encoder twice as wide (C0 48) for 4,000 steps (about an hour and forty minutes on two
+    CPU threads), ``best.pt`` chosen by Val SSIM. Val PSNR mostly scores the brightness guess on one photograph
+    (data/pretrained/README.md, "A wider encoder at x4"), so the checkpoint is chosen on structure. Seed 1: seed
+    0's run of this recipe had been scored on Test before SSIM was chosen as the rule, so a fresh draw judges it."""
+    small = _small(scale)
+    model = replace(small.model, encoder=replace(small.model.encoder, channels=48))
+    train = replace(small.train, steps=4000, select_by="ssim", seed=1)
+    return Config(name=f"wide-x{scale}", model=model, train=train)
+
+
+_KINDS = {"paper": _paper, "tiny": _tiny, "small": _small, "wide": _wide}
 PRESETS = {f"{kind}-x{s}": (lambda s=s, kind=kind: _KINDS[kind](s)) for kind in _KINDS for s in SCALES}
 
 
 def preset(name: str) -> Config:
-    """The named preset: ``paper-x1|2|4``, ``small-x1|2|4`` or ``tiny-x1|2|4``."""
+    """The named preset: ``paper-x1|2|4``, ``small-x1|2|4``, ``wide-x1|2|4`` or ``tiny-x1|2|4``."""
     if name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(sorted(PRESETS))}")
     return PRESETS[name]()

@@ -91,3 +91,14 @@ def test_pad_multiple_may_be_any_multiple_of_2_to_the_levels(pad_multiple):
 def test_model_geometry_the_encoder_and_flow_cannot_run_is_refused(override, message):
     with pytest.raises(ConfigError, match=message):
         validate_model_config(with_overrides(preset("tiny-x2"), [override]))
+
+
+def test_wide_preset_is_small_with_a_wider_encoder_chosen_by_ssim():
+    """wide-x4 is the recipe session 11 measured (small-x4, encoder C0 48, 4,000 steps) with best.pt chosen by
+    Val SSIM and a fresh seed; everything else stays small's, so the comparison with small is one change."""
+    small, wide = preset("small-x4"), preset("wide-x4")
+    assert wide.model.encoder.channels == 48 and small.model.encoder.channels == 24
+    assert (wide.train.steps, wide.train.select_by, wide.train.seed) == (4000, "ssim", 1)
+    same_encoder = dataclasses.replace(wide.model, encoder=small.model.encoder)
+    assert same_encoder == small.model
+    assert dataclasses.replace(wide.train, steps=3000, select_by="psnr", seed=0) == small.train
