@@ -3,7 +3,8 @@
 A checkpoint stores ``asdict(config)`` as JSON beside its weights, so a model can always be rebuilt from the
 file alone. Presets: ``paper-x2`` / ``paper-x4`` follow ``docs/model.md`` (L=3 levels, K=12 steps, hidden 64, HR
 patch 160, batch 16); ``tiny-x2`` / ``tiny-x4`` are small enough to learn visibly in a few CPU minutes on the
-bundled miniature. ``*-x1`` variants (pure enhancement) exist for both.
+bundled miniature; ``small-*`` and ``wide-*`` are sized for one to two CPU hours on simulated pairs (the shipped
+models, data/pretrained/README.md). ``*-x1`` variants (pure enhancement) exist for all of them.
 """
 
 from __future__ import annotations
