@@ -20,7 +20,7 @@ import numpy as np
 
 from lolisr_lib.baselines import make_baseline
 from lolisr_lib.data import RellisurDataset, default_root
-from lolisr_lib.evaluate.card import card_tables, measure_card, write_card
+from lolisr_lib.evaluate.card import EXPOSURE_ROW, card_tables, measure_card, write_card
 from lolisr_lib.evaluate.headroom import BrightnessFromTarget
 from lolisr_lib.image.calibration import REAL_ROOT
 from lolisr_lib.image.color import srgb_to_linear
@@ -66,7 +66,7 @@ if __name__ == "__main__":
         parser.error("give a checkpoint or --pretrained x2|x4")
     model = load(args.pretrained) if args.pretrained else load_model(args.checkpoint)
     others = {
-        "same, brightness from the exposure (reads the file's EV)": ExposureAware(model),
+        EXPOSURE_ROW: ExposureAware(model),
         "same, brightness from the target (reads gt mean)": BrightnessFromTarget(model),
         "exposure gain + bicubic (reads the file's EV)": make_baseline("exposure-gain-bicubic", model.scale),
     }

@@ -9,22 +9,21 @@ seeds. Prints Markdown and, with ``--out``, writes everything as one JSON.
 """
 
 import argparse
-import csv
 import json
 import re
 import statistics
 from pathlib import Path
 
 from lolisr_lib.errors import UserError
-from lolisr_lib.evaluate.card import largest_dip, write_card
-
-EXPOSURE = "same, brightness from the exposure (reads the file's EV)"
+from lolisr_lib.evaluate.card import EXPOSURE_ROW, largest_dip, write_card
+from lolisr_lib.train import read_log
 
 
 def val_curve(run: Path) -> dict[str, list[float]]:
     """The run's validations as columns: step, psnr, ssim, psnr_exposure, brightness_error."""
-    with open(run / "val.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = read_log(run, "val")
+    if not rows:
+        raise UserError(f"{run} has no validations (val.jsonl): did its training start?")
     keys = ("step", "psnr", "ssim", "psnr_exposure", "brightness_error")
     return {k: [float(r[k]) for r in rows] for k in keys}
 
@@ -36,13 +35,13 @@ def test_figures(card: dict) -> dict:
     he = mini["he-bicubic"]["per_ev"]
     figures = {
         "plain": {"psnr": mini["model"]["psnr"], "ssim": mini["model"]["ssim"]},
-        "exposure": {"psnr": mini[EXPOSURE]["psnr"], "ssim": mini[EXPOSURE]["ssim"]},
+        "exposure": {"psnr": mini[EXPOSURE_ROW]["psnr"], "ssim": mini[EXPOSURE_ROW]["ssim"]},
         "per_ev": {ev: g["psnr"] for ev, g in mini["model"]["per_ev"].items()},
         "least_margin_over_he": min(mini["model"]["per_ev"][ev]["psnr"] - he[ev]["psnr"] for ev in he),
     }
     if real:
         figures["real"] = {pair: s["psnr"] for pair, s in real["model"].items()}
-        figures["real_exposure"] = {pair: s["psnr"] for pair, s in real[EXPOSURE].items()}
+        figures["real_exposure"] = {pair: s["psnr"] for pair, s in real[EXPOSURE_ROW].items()}
     return figures
 
 

@@ -10,6 +10,7 @@ from lolisr_lib.commands.cli import main
 from lolisr_lib.config import preset
 from lolisr_lib.errors import UserError
 from lolisr_lib.evaluate import evaluate
+from lolisr_lib.evaluate.card import EXPOSURE_ROW  # the row benchmarks/brightness_headroom.py writes
 from lolisr_lib.model import LoLiSRFlow, pretrained
 
 MIB = 2**20
@@ -41,9 +42,6 @@ def test_model_card_figures_on_the_miniature(scale, mini_default_root):
     assert result.summary["ssim"] == pytest.approx(card["mini"]["model"]["ssim"], abs=0.002)
     for ev, group in result.summary["per_ev"].items():
         assert group["psnr"] == pytest.approx(card["mini"]["model"]["per_ev"][f"{ev:.1f}"]["psnr"], abs=0.05)
-
-
-EXPOSURE_ROW = "same, brightness from the exposure (reads the file's EV)"  # benchmarks/brightness_headroom.py
 
 
 @pytest.mark.parametrize("scale", [2, 4])

@@ -1,6 +1,5 @@
 """benchmarks/seed_spread_summary.py: the step each seed's best.pt was chosen at, and the spread over seeds."""
 
-import csv
 import importlib.util
 import json
 from pathlib import Path
@@ -8,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from lolisr_lib.errors import UserError
+from lolisr_lib.evaluate.card import EXPOSURE_ROW as EXPOSURE
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "seed_spread_summary.py"
-EXPOSURE = "same, brightness from the exposure (reads the file's EV)"
 
 
 def _script():
@@ -32,11 +31,9 @@ def _run(folder: Path, seed: int, select_by: str, psnr: list[float], ssim: list[
     run = folder / f"seed{seed}"
     run.mkdir()
     (run / "config.json").write_text(json.dumps({"name": "small-x2", "train": {"select_by": select_by, "seed": seed}}))
-    with open(run / "val.csv", "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["step", "psnr", "ssim", "brightness_error", "brightness_bias", "psnr_exposure"])
-        for i, (p, s) in enumerate(zip(psnr, ssim)):
-            writer.writerow([250 * (i + 1), p, s, 1.0, 1.0, p + 1])
+    rows = [{"step": 250 * (i + 1), "psnr": p, "ssim": s, "brightness_error": 1.0, "psnr_exposure": p + 1}
+            for i, (p, s) in enumerate(zip(psnr, ssim))]
+    (run / "val.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows) + '{"step": 99')  # a cut line
     (folder / f"seed{seed}-best.json").write_text(json.dumps(_card(best, best + 2, 13.0)))
     (folder / f"seed{seed}-last.json").write_text(json.dumps(_card(last, last + 2, 13.0)))
 

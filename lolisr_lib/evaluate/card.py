@@ -24,6 +24,8 @@ from lolisr_lib.image.calibration import REAL_ROOT
 from lolisr_lib.runtime.files import atomic_write
 
 METHODS = ("he-bicubic", "oracle-gain")  # the rows a model card compares with
+# the row of the model with its brightness from the file's EV (benchmarks/brightness_headroom.py writes it)
+EXPOSURE_ROW = "same, brightness from the exposure (reads the file's EV)"
 
 
 def _summary(result) -> dict:
