@@ -102,3 +102,12 @@ def test_wide_preset_is_small_with_a_wider_encoder_chosen_by_ssim():
     same_encoder = dataclasses.replace(wide.model, encoder=small.model.encoder)
     assert same_encoder == small.model
     assert dataclasses.replace(wide.train, steps=3000, select_by="psnr", seed=0) == small.train
+
+
+def test_wide_ema_preset_is_wide_with_a_weight_average():
+    """wide-ema differs from wide by the weight average alone (same seed), so that its run measures the average."""
+    for scale in (1, 2, 4):
+        wide, wide_ema = preset(f"wide-x{scale}"), preset(f"wide-ema-x{scale}")
+        assert wide_ema.name == f"wide-ema-x{scale}" and wide_ema.train.ema_decay == 0.998
+        assert wide_ema.model == wide.model
+        assert dataclasses.replace(wide_ema.train, ema_decay=0.0) == wide.train
