@@ -160,7 +160,8 @@ def _wide_ema(scale: int) -> Config:
     """``wide`` with a moving average of the weights (decay 0.998, about the last 500 steps), validated, chosen
     and shipped in place of the raw weights. The average removed every large Val dip of the ``small`` runs at both
     scales (data/pretrained/README.md, "The weight average at both scales"); same seed as ``wide``, so that the
-    two runs differ by the average alone."""
+    two runs differ by the average alone. Measured at x4 (not shipped): Val rose with no fall over 0.07 dB, Test
+    18.26 dB / 0.596 (card, "A wider encoder at x4")."""
     wide = _wide(scale)
     return Config(name=f"wide-ema-x{scale}", model=wide.model, train=replace(wide.train, ema_decay=0.998))
 
