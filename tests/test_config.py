@@ -111,3 +111,12 @@ def test_wide_ema_preset_is_wide_with_a_weight_average():
         assert wide_ema.name == f"wide-ema-x{scale}" and wide_ema.train.ema_decay == 0.998
         assert wide_ema.model == wide.model
         assert dataclasses.replace(wide_ema.train, ema_decay=0.0) == wide.train
+
+
+def test_wide_ema_long_preset_is_wide_ema_longer_from_a_fresh_seed():
+    """wide-ema-long (the shipped x4 recipe) is wide-ema with 5,000 steps and seed 2, nothing else changed."""
+    for scale in (1, 2, 4):
+        wide_ema, long = preset(f"wide-ema-x{scale}"), preset(f"wide-ema-long-x{scale}")
+        assert long.name == f"wide-ema-long-x{scale}" and long.model == wide_ema.model
+        assert (long.train.steps, long.train.seed) == (5000, 2)
+        assert dataclasses.replace(long.train, steps=wide_ema.train.steps, seed=wide_ema.train.seed) == wide_ema.train
