@@ -133,3 +133,17 @@ def test_ship_refuses_a_run_of_another_preset(tmp_path):
     with pytest.raises(UserError, match="small-x2 preset"):
         pretrained.ship(tmp_path, 2)
     assert pretrained.path(2).read_bytes() == before
+
+
+def test_shipped_x4_run_meets_the_convergence_and_ssim_targets():
+    """The x4 file's run (wide-ema-long-x4, model card): from step 500 on, no Val PSNR fall over 1 dB between two
+    validations, and the file's SSIM on the miniature's Test split at least 0.6 (the card's figure, which
+    test_model_card_figures_on_the_miniature re-measures)."""
+    import csv
+
+    with (pretrained.PRETRAINED_DIR / "lolisrflow-x4-val.csv").open() as f:
+        rows = [(int(r["step"]), float(r["psnr"])) for r in csv.DictReader(f)]
+    falls = [a - b for (step, a), (_, b) in zip(rows, rows[1:]) if step >= 500]
+    assert falls and max(falls) <= 1.0
+    card = json.loads((pretrained.PRETRAINED_DIR / "metrics-x4.json").read_text())
+    assert card["mini"]["model"]["ssim"] >= 0.6
