@@ -41,8 +41,9 @@ from lolisr_lib.runtime.files import atomic_write_text
 
 MINIATURE_NOTE = (
     "the bundled miniature (scikit-image photographs darkened by the simulator, 64 px inputs; the LoLiSRFlow and "
-    "CNN rows are the shipped small models, trained on a CPU for the same 3,000 steps on simulated pairs, "
-    "a row without a checkpoint is trained here for seconds): these numbers are NOT comparable with the published "
+    "CNN rows are the shipped models, trained on a CPU on simulated pairs: at x2 all three for the same 3,000 steps, "
+    "at x4 the flow with a larger budget (data/pretrained/README.md); a row without a checkpoint is trained here "
+    "for seconds): these numbers are NOT comparable with the published "
     "rows, which were measured on the real RELLISUR"
 )
 ARCH_LABELS = {"lolisrflow": "LoLiSRFlow", "joint-cnn": "joint CNN", "sequential-cnn": "sequential CNN"}
