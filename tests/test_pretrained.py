@@ -1,6 +1,7 @@
 """The shipped models: files, loading, and the model card's figures re-measured (data/pretrained/README.md)."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -133,6 +134,41 @@ def test_ship_refuses_a_run_of_another_preset(tmp_path):
     with pytest.raises(UserError, match="small-x2 preset"):
         pretrained.ship(tmp_path, 2)
     assert pretrained.path(2).read_bytes() == before
+
+
+def test_ship_reads_the_run_checkpoint_once_and_writes_its_weights_step_and_logs(tmp_path, monkeypatch):
+    """ship() on a run of the shipped preset (here tiny-x2 stands in, into a scratch PRETRAINED_DIR): the file holds
+    the run's inference weights in float16 and its step, the logs are copied, and the run's checkpoint is read
+    once (the preset check, the export and the float32 score share it). The card's measurements are stubbed: they
+    are tested on the real files by test_model_card_figures_on_the_miniature."""
+    import lolisr_lib.evaluate as evaluate_module
+    import lolisr_lib.evaluate.card as card_module
+    from lolisr_lib.checkpoint import read_checkpoint, write_checkpoint
+    from lolisr_lib.model.build import build_model
+
+    run, shipped = tmp_path / "run", tmp_path / "pretrained"
+    run.mkdir(), shipped.mkdir()
+    weights = build_model(preset("tiny-x2")).state_dict()
+    write_checkpoint(run / "best.pt", preset("tiny-x2"), weights, step=1234)
+    for name in ("log.csv", "val.csv"):
+        (run / name).write_text(f"step,{name}\n")
+    monkeypatch.setattr(pretrained, "PRETRAINED_DIR", shipped)
+    monkeypatch.setitem(pretrained.SHIPPED_PRESETS, 2, "tiny-x2")
+    monkeypatch.setattr(card_module, "measure_card", lambda model, scale: {"psnr": 0.0})
+    monkeypatch.setattr(evaluate_module, "evaluate", lambda model, root, split, scale: type(
+        "Result", (), {"summary": {"psnr": 1.0}})())
+    reads = []
+    monkeypatch.setattr(pretrained, "read_checkpoint",
+                        lambda path, map_location=None: reads.append(Path(path)) or read_checkpoint(path, map_location))
+    card = pretrained.ship(run, 2)
+    assert reads.count(run / "best.pt") == 1
+    stored = read_checkpoint(shipped / "lolisrflow-x2.pt")
+    assert stored["step"] == 1234 and card["checkpoint_step"] == 1234 and card["float32_psnr"] == 1.0
+    for key, tensor in weights.items():
+        expected = tensor.half() if tensor.is_floating_point() else tensor
+        assert torch.equal(stored["model"][key], expected), key
+    assert (shipped / "lolisrflow-x2-val.csv").read_text() == "step,val.csv\n"
+    assert (shipped / "metrics-x2.json").is_file()
 
 
 def test_shipped_x4_run_meets_the_convergence_and_ssim_targets():

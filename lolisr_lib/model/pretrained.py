@@ -20,7 +20,7 @@ from pathlib import Path
 
 from torch import nn
 
-from lolisr_lib.checkpoint import checkpoint_config, inference_weights, read_checkpoint, write_checkpoint
+from lolisr_lib.checkpoint import checkpoint_config, inference_weights, read_checkpoint, restore, write_checkpoint
 from lolisr_lib.errors import CheckpointError, UserError
 
 PRETRAINED_DIR = Path(__file__).resolve().parents[2] / "data" / "pretrained"
@@ -64,7 +64,11 @@ def load(scale: str | int, map_location=None, arch: str = "lolisrflow") -> nn.Mo
 def export(checkpoint: str | Path, out: str | Path, *, half: bool = True, name: str | None = None) -> Path:
     """Write the config and weights of a training ``checkpoint`` to ``out``, floats as float16 when ``half``; a
     ``name`` replaces the config's (a run given overrides keeps the name of the preset it started from)."""
-    payload = read_checkpoint(checkpoint, map_location="cpu")
+    return _export_payload(read_checkpoint(checkpoint, map_location="cpu"), checkpoint, out, half=half, name=name)
+
+
+def _export_payload(payload: dict, checkpoint: str | Path, out: str | Path, *, half: bool, name: str | None) -> Path:
+    """:func:`export` of a checkpoint already read (``ship`` reads its run's checkpoint once, for all its uses)."""
     config = checkpoint_config(payload, checkpoint)
     config = config if name is None else replace(config, name=name)
     state = {
@@ -91,17 +95,17 @@ def ship(run_dir: str | Path, scale: int, *, checkpoint: str = "best.pt") -> dic
 
     from lolisr_lib.evaluate import evaluate
     from lolisr_lib.evaluate.card import measure_card, write_card
-    from lolisr_lib.model.build import load_model
+    from lolisr_lib.model.build import build_model
 
     run_dir = Path(run_dir)
     source = run_dir / checkpoint
-    name = _check_shipped_preset(source, scale)
-    out = export(source, path(scale), name=name)
-    model = load(scale)
-    card = measure_card(model, scale)
-    full = load_model(source).float()
+    payload = read_checkpoint(source, map_location="cpu")  # read once: the preset check, the export, float32
+    name = _check_shipped_preset(payload, source, scale)
+    out = _export_payload(payload, source, path(scale), half=True, name=name)
+    card = measure_card(load(scale), scale)
+    full = restore(build_model(checkpoint_config(payload, source)), payload, source, "cpu").float()
     card["float32_psnr"] = evaluate(full, _mini_root(), "Test", scale).summary["psnr"]
-    card["checkpoint_step"] = int(read_checkpoint(out)["step"])
+    card["checkpoint_step"] = int(payload.get("step", 0))
     card["file_bytes"] = out.stat().st_size
     for name in ("log.csv", "val.csv"):
         shutil.copyfile(run_dir / name, PRETRAINED_DIR / f"lolisrflow-x{scale}-{name}")
@@ -115,13 +119,13 @@ def _mini_root():
     return default_root()
 
 
-def _check_shipped_preset(checkpoint: Path, scale: int) -> str:
+def _check_shipped_preset(payload: dict, checkpoint: Path, scale: int) -> str:
     """The name of the preset a shipped x``scale`` file must come from; a run of anything else is refused, so that
     the model card's one command (``train --preset NAME``) reproduces what ships."""
     from lolisr_lib.config import preset
 
     name = SHIPPED_PRESETS[parse_scale(scale)]
-    config = checkpoint_config(read_checkpoint(checkpoint, map_location="cpu"), checkpoint)
+    config = checkpoint_config(payload, checkpoint)
     if replace(config, name=name) != preset(name):
         raise UserError(f"{checkpoint}: its run was not trained with the {name} preset (config {config.name!r} "
                         f"differs), so `train --preset {name}` would not reproduce it; ship a {name} run, or "
