@@ -9,7 +9,7 @@ against target, in code values). A model that reads the pedestal as the scene's 
 cast. Never reads a real pair.
 
     python benchmarks/pedestal_robustness.py --pretrained x2
-    python benchmarks/pedestal_robustness.py data/pretrained/lolisrflow-x2.pt runs/ped-x2/best.pt --pedestal 0.0004
+    python benchmarks/pedestal_robustness.py runs/small-x2/best.pt runs/ped-x2/best.pt --pedestal 0.0004
 """
 
 import argparse

@@ -131,7 +131,7 @@ def test_ship_refuses_a_run_of_another_preset(tmp_path):
 
     write_checkpoint(tmp_path / "best.pt", preset("tiny-x2"), {})
     before = pretrained.path(2).read_bytes()
-    with pytest.raises(UserError, match="small-x2 preset"):
+    with pytest.raises(UserError, match="wide-ema-long-x2 preset"):
         pretrained.ship(tmp_path, 2)
     assert pretrained.path(2).read_bytes() == before
 
@@ -171,16 +171,17 @@ def test_ship_reads_the_run_checkpoint_once_and_writes_its_weights_step_and_logs
     assert (shipped / "metrics-x2.json").is_file()
 
 
-def test_shipped_x4_run_meets_the_convergence_and_ssim_targets():
-    """The x4 file's run (wide-ema-long-x4, model card): from step 500 on, no Val PSNR fall over 1 dB between two
-    validations, and the file's SSIM on the miniature's Test split at least 0.6 (the card's figure, which
-    test_model_card_figures_on_the_miniature re-measures)."""
+@pytest.mark.parametrize("scale", [2, 4])
+def test_shipped_runs_meet_the_convergence_and_ssim_targets(scale):
+    """Each shipped file's run (wide-ema-long-x2 / -x4, model card): from step 500 on, no Val PSNR fall over 1 dB
+    between two validations, and the file's SSIM on the miniature's Test split at least 0.6 (the card's figure,
+    which test_model_card_figures_on_the_miniature re-measures)."""
     import csv
 
     from lolisr_lib.evaluate.card import largest_dip
 
-    with (pretrained.PRETRAINED_DIR / "lolisrflow-x4-val.csv").open() as f:
+    with (pretrained.PRETRAINED_DIR / f"lolisrflow-x{scale}-val.csv").open() as f:
         psnrs = [float(r["psnr"]) for r in csv.DictReader(f) if int(r["step"]) >= 500]
     assert len(psnrs) >= 2 and largest_dip(psnrs) <= 1.0
-    card = json.loads((pretrained.PRETRAINED_DIR / "metrics-x4.json").read_text())
+    card = json.loads((pretrained.PRETRAINED_DIR / f"metrics-x{scale}.json").read_text())
     assert card["mini"]["model"]["ssim"] >= 0.6

@@ -52,7 +52,7 @@ def test_learned_method_from_a_checkpoint_is_named_and_typed(tmp_path):
 
 
 @pytest.mark.parametrize("arch, label", [("joint-cnn", "joint CNN (small-x2, step 2250)"),
-                                         ("lolisrflow", "LoLiSRFlow (small-x2, step 3000)")])
+                                         ("lolisrflow", "LoLiSRFlow (wide-ema-long-x2, step 5000)")])
 def test_learned_method_pretrained_reads_the_shipped_file(arch, label):
     method = rp.learned_method(arch, 2, checkpoint="pretrained")
     assert method.name == label and method.note == f"shipped {arch}-x2.pt"

@@ -41,8 +41,8 @@ from lolisr_lib.runtime.files import atomic_write_text
 
 MINIATURE_NOTE = (
     "the bundled miniature (scikit-image photographs darkened by the simulator, 64 px inputs; the LoLiSRFlow and "
-    "CNN rows are the shipped models, trained on a CPU on simulated pairs: at x2 all three for the same 3,000 steps, "
-    "at x4 the flow with a larger budget (data/pretrained/README.md); a row without a checkpoint is trained here "
+    "CNN rows are the shipped models, trained on a CPU on simulated pairs, the CNNs for 3,000 steps, the flow with a "
+    "larger budget (data/pretrained/README.md compares them at one budget); a row without a checkpoint is trained here "
     "for seconds): these numbers are NOT comparable with the published "
     "rows, which were measured on the real RELLISUR"
 )

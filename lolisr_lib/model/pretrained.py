@@ -1,9 +1,9 @@
 """The trained models shipped with the collection: ``data/pretrained/lolisrflow-x{2,4}.pt``, and the two CNN
-baselines of the same budget that LoLiSRFlow is compared with in notebook 09, ``joint-cnn-x{2,4}.pt`` and
+baselines that LoLiSRFlow is compared with in notebook 09, ``joint-cnn-x{2,4}.pt`` and
 ``sequential-cnn-x{2,4}.pt``.
 
-All were trained by this library's own ``train`` command: the x2 flow on the ``small-x2`` preset, the x4 flow on
-``wide-ema-long-x4`` (``SHIPPED_PRESETS``), the CNNs on ``small-x2`` / ``small-x4`` with ``--arch joint-cnn`` /
+All were trained by this library's own ``train`` command: the flows on the ``wide-ema-long-x2`` and
+``wide-ema-long-x4`` presets (``SHIPPED_PRESETS``), the CNNs on ``small-x2`` / ``small-x4`` with ``--arch joint-cnn`` /
 ``--arch sequential-cnn``; all on pairs simulated from the photographs scikit-image and
 matplotlib ship (never on real RELLISUR images); the model card ``data/pretrained/README.md`` gives the data, the
 commands, the wall time and the measured figures.
@@ -26,7 +26,7 @@ from lolisr_lib.errors import CheckpointError, UserError
 PRETRAINED_DIR = Path(__file__).resolve().parents[2] / "data" / "pretrained"
 SHIPPED_SCALES = (2, 4)
 SHIPPED_ARCHS = ("lolisrflow", "joint-cnn", "sequential-cnn")  # the model and the baselines it is compared with
-SHIPPED_PRESETS = {2: "small-x2", 4: "wide-ema-long-x4"}  # the preset each shipped LoLiSRFlow file was trained with
+SHIPPED_PRESETS = {2: "wide-ema-long-x2", 4: "wide-ema-long-x4"}  # the preset each shipped LoLiSRFlow file was trained with
 
 
 def parse_scale(text: str | int) -> int:

@@ -8,6 +8,7 @@ Pure render functions: data in, a matplotlib figure out. The model is :class:`lo
 from __future__ import annotations
 
 import math
+import textwrap
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -188,9 +189,11 @@ def render_method_row(lq, outputs: dict, gt, scores: dict, size: float = 3.0, ti
                f"dark input {lq_img.shape[0]}x{lq_img.shape[1]}\nmean {255 * lq_img.mean():.1f} / 255")]
     for name, out in outputs.items():
         p, s = scores[name]
-        panels.append((to_image(out), f"{name}\nPSNR {p:.2f} dB, SSIM {s:.3f}"))
+        # a long method name would run into its neighbour's title: wrap it to about the panel's width
+        panels.append((to_image(out), f"{textwrap.fill(name, width=int(11 * size))}\nPSNR {p:.2f} dB, SSIM {s:.3f}"))
     panels.append((gt_img, f"target {gt_img.shape[0]}x{gt_img.shape[1]}\nmean {255 * gt_img.mean():.1f} / 255"))
-    fig, axes = plt.subplots(1, len(panels), figsize=(len(panels) * size, size + 0.7))
+    title_lines = max(label.count("\n") + 1 for _, label in panels)
+    fig, axes = plt.subplots(1, len(panels), figsize=(len(panels) * size, size + 0.35 * title_lines))
     show_panels(axes, panels)
     if title:
         fig.suptitle(title)

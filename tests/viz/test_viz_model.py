@@ -113,6 +113,10 @@ def test_render_architecture_and_method_rows_and_val_curves():
     outputs = {"a": torch.rand(3, 64, 64), "b": torch.rand(3, 64, 64)}
     fig = render_method_row(x[0], outputs, y[0], {"a": (10.0, 0.1), "b": (12.0, 0.2)}, title="t")
     assert len(fig.axes) == 4
+    long_name = "LoLiSRFlow (wide-ema-long-x2), brightness from the EV"  # wider than its panel: wrapped
+    fig = render_method_row(x[0], {long_name: outputs["a"]}, y[0], {long_name: (10.0, 0.1)}, size=2.8)
+    title = fig.axes[1].get_title()
+    assert title.replace("\n", " ").startswith(long_name) and max(len(line) for line in title.splitlines()) <= 30
     rows = [{"step": s, "psnr": 10 + s / 100, "brightness_error": 5.0} for s in (100, 200)]
     fig = render_val_curves({"run": rows}, reference={"oracle": 11.0})
     assert len(fig.axes) == 2
