@@ -33,7 +33,12 @@ def build_model(config: Config) -> nn.Module:
 
 def load_model(path: str | Path, map_location=None, *, expected_scale: int | None = None) -> nn.Module:
     """The model stored in a checkpoint (``save`` or a training checkpoint), in eval mode."""
-    payload = read_checkpoint(path, map_location)
+    return model_from_payload(read_checkpoint(path, map_location), path, map_location, expected_scale=expected_scale)
+
+
+def model_from_payload(payload: dict, path: str | Path, map_location=None, *,
+                       expected_scale: int | None = None) -> nn.Module:
+    """:func:`load_model` of a checkpoint already read (``path`` names it in errors), in eval mode."""
     config = checkpoint_config(payload, path)
     expect_scale(config, expected_scale, path)
     return restore(build_model(config), payload, path, map_location)

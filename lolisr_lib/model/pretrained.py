@@ -20,7 +20,7 @@ from pathlib import Path
 
 from torch import nn
 
-from lolisr_lib.checkpoint import checkpoint_config, inference_weights, read_checkpoint, restore, write_checkpoint
+from lolisr_lib.checkpoint import checkpoint_config, inference_weights, read_checkpoint, write_checkpoint
 from lolisr_lib.errors import CheckpointError, UserError
 
 PRETRAINED_DIR = Path(__file__).resolve().parents[2] / "data" / "pretrained"
@@ -95,7 +95,7 @@ def ship(run_dir: str | Path, scale: int, *, checkpoint: str = "best.pt") -> dic
 
     from lolisr_lib.evaluate import evaluate
     from lolisr_lib.evaluate.card import measure_card, write_card
-    from lolisr_lib.model.build import build_model
+    from lolisr_lib.model.build import model_from_payload
 
     run_dir = Path(run_dir)
     source = run_dir / checkpoint
@@ -103,7 +103,7 @@ def ship(run_dir: str | Path, scale: int, *, checkpoint: str = "best.pt") -> dic
     name = _check_shipped_preset(payload, source, scale)
     out = _export_payload(payload, source, path(scale), half=True, name=name)
     card = measure_card(load(scale), scale)
-    full = restore(build_model(checkpoint_config(payload, source)), payload, source, "cpu").float()
+    full = model_from_payload(payload, source, "cpu").float()
     card["float32_psnr"] = evaluate(full, _mini_root(), "Test", scale).summary["psnr"]
     card["checkpoint_step"] = int(payload.get("step", 0))
     card["file_bytes"] = out.stat().st_size
