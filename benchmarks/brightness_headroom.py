@@ -29,6 +29,8 @@ from lolisr_lib.model.build import load_model
 from lolisr_lib.model.exposure_aware import ExposureAware
 from lolisr_lib.model.pretrained import load
 
+TARGET_ROW = "same, brightness from the target (reads gt mean)"
+
 
 def estimate_errors(root, scale: int) -> dict[float, list[float]]:
     """Per EV, log2(estimated / true linear mean of the target) of each Test image: the exposure estimate's error
@@ -55,6 +57,25 @@ def estimate_table(scale: int) -> str:
     return "\n".join(lines)
 
 
+def scene_table(card: dict) -> str:
+    """Per miniature Test scene (means over its exposures): the target's brightness, the model, the model with
+    the target's brightness and the oracle gain. Where the plain model's gap to the oracle lives."""
+    mini, scale = card["mini"], card["scale"]
+    dataset = RellisurDataset(default_root(), "Test", scale)
+    target_mean = {}
+    for i in range(len(dataset)):
+        item = dataset[i]
+        target_mean.setdefault(item["scene"], 255.0 * item["gt"].mean().item())
+    lines = [f"Per miniature Test scene, x{scale}, PSNR dB (mean over its exposures):", "",
+             "| scene | target mean (code value) | model | brightness from the target | oracle gain | model - oracle |",
+             "|---|---|---|---|---|---|"]
+    for scene, model in mini["model"]["per_scene"].items():
+        oracle = mini["oracle-gain"]["per_scene"][scene]["psnr"]
+        lines.append(f"| {scene} | {target_mean[scene]:.0f} | {model['psnr']:.2f} | "
+                     f"{mini[TARGET_ROW]['per_scene'][scene]['psnr']:.2f} | {oracle:.2f} | {model['psnr'] - oracle:+.2f} |")
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", nargs="?", help="a model file or a run's best.pt")
@@ -67,12 +88,14 @@ if __name__ == "__main__":
     model = load(args.pretrained) if args.pretrained else load_model(args.checkpoint)
     others = {
         EXPOSURE_ROW: ExposureAware(model),
-        "same, brightness from the target (reads gt mean)": BrightnessFromTarget(model),
+        TARGET_ROW: BrightnessFromTarget(model),
         "exposure gain + bicubic (reads the file's EV)": make_baseline("exposure-gain-bicubic", model.scale),
     }
     card = measure_card(model, model.scale, others=others, device=args.device)
     if args.out:
         print(f"figures: {write_card(card, args.out)}")
     print(card_tables(card, model_label="LoLiSRFlow"))
+    print()
+    print(scene_table(card))
     print()
     print(estimate_table(model.scale))

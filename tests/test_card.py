@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from lolisr_lib.config import preset
-from lolisr_lib.evaluate.card import ablation_table, card_tables, compare_methods
+from lolisr_lib.evaluate.card import ablation_table, card_tables, compare_methods, per_scene
 from lolisr_lib.model import LoLiSRFlow
 
 
@@ -31,6 +31,15 @@ def test_card_tables_put_other_models_between_the_model_and_the_baselines():
     rows = [line.split(" | ")[0] for line in lines if line.startswith("| ") and "---" not in line][1:]
     assert rows == ["| LoLiSRFlow", "| joint CNN", "| HE + bicubic", "| oracle gain (reads gt mean)"]
     assert "| joint CNN | 19.50 / 0.500 | 19.50 | 18.50 |" in lines
+
+
+def test_per_scene_averages_each_scene_over_its_exposures_in_the_rows_order():
+    rows = [{"scene": scene, "ev": ev, "psnr": p, "ssim": q} for scene, ev, p, q in (
+        ("00607", -3.0, 20.0, 0.6), ("00057", -3.0, 18.0, 0.5), ("00607", -4.0, 17.0, 0.4))]
+    scenes = per_scene(rows)
+    assert list(scenes) == ["00607", "00057"]
+    assert scenes["00607"] == pytest.approx({"psnr": 18.5, "ssim": 0.5, "n": 2})
+    assert scenes["00057"] == pytest.approx({"psnr": 18.0, "ssim": 0.5, "n": 1})
 
 
 def test_ablation_table_reports_the_largest_dip():
