@@ -97,17 +97,38 @@ def run_notebook(path: Path, out_dir: Path, parameters: dict | None = None) -> N
     return NotebookRun(path.name, time.perf_counter() - start, output)
 
 
-def run_collection(out_dir: Path, only: list[str] | None = None, device: str = "auto") -> list[NotebookRun]:
-    """Execute the collection in order into ``out_dir``; each notebook writes figures under ``out_dir/<name>``."""
+def parameter_value(text: str):
+    """A command-line parameter value as papermill's ``-p`` reads it: an int, a float, True, False or None when
+    the text spells one, otherwise the text itself (``"paper-x4"``, ``"/data/RELLISUR-Dataset"``)."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return {"True": True, "False": False, "None": None}.get(text, text)
+
+
+def run_collection(out_dir: Path, only: list[str] | None = None, device: str = "auto",
+                   parameters: dict | None = None) -> list[NotebookRun]:
+    """Execute the collection in order into ``out_dir``; each notebook writes figures under ``out_dir/<name>``.
+
+    ``parameters`` (e.g. ``{"PRESET": "paper-x4"}``) override the parameters cell of every notebook run; each
+    must be declared by every selected notebook, checked before any of them runs."""
     import papermill
 
+    paths, parameters = notebook_paths(only=only), dict(parameters or {})
+    declared = {path: {p["name"] for p in papermill.inspect_notebook(str(path)).values()} for path in paths}
+    for name in parameters:
+        lacking = [path.name for path in paths if name not in declared[path]]
+        if lacking:
+            raise UserError(f"parameter {name!r} is not in the parameters cell of {', '.join(lacking)}; "
+                            f"choose the notebooks that declare it with --only (e.g. --only 08)")
     runs = []
-    for path in notebook_paths(only=only):
-        declared = {p["name"] for p in papermill.inspect_notebook(str(path)).values()}
+    for path in paths:
         wanted = {"OUTPUT_DIR": str(out_dir / path.stem), "DEVICE": device,
                   # notebook 09 evaluates the model notebook 08 trained
                   "TRAINED_RUN": str(out_dir / "08_training_on_gpu")}
-        params = {k: v for k, v in wanted.items() if k in declared}
+        params = {k: v for k, v in wanted.items() if k in declared[path]} | parameters
         print(f"running {path.name} ...", flush=True)
         run = run_notebook(path, out_dir / "notebooks", params)
         print(f"  done in {run.seconds:.1f} s -> {run.output}", flush=True)
