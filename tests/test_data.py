@@ -1,6 +1,7 @@
 """RellisurDataset and the miniature: layout, items, crops, reproducibility, determinism of the build."""
 
 import hashlib
+import json
 import time
 from pathlib import Path
 
@@ -80,6 +81,33 @@ def test_mini_build_is_deterministic(mini_root, tmp_path):
     other = _hashes(make_mini_rellisur(tmp_path / "b", lr_size=16, seed=1))
     assert other.keys() == _hashes(mini_root).keys()  # ids and exposures do not depend on the seed
     assert all(other[n] != h for n, h in _hashes(mini_root).items() if "/LLLR/" in n)
+
+
+def test_target_means_expose_only_the_targets_outside_the_range_and_their_inputs(mini_root, tmp_path):
+    exposed_root = make_mini_rellisur(tmp_path, lr_size=16, seed=0, target_means=(90, 110))
+    plain, exposed = _hashes(mini_root), _hashes(exposed_root)
+    assert plain.keys() == exposed.keys()
+    moved = set()
+    for target in sorted(exposed_root.glob("*/NLHR/X4/*.png")):
+        name = str(target.relative_to(exposed_root))
+        before = float(read_png(mini_root / name).mean())
+        after = float(read_png(target).mean())
+        if 90 <= before <= 110:
+            assert exposed[name] == plain[name]  # inside the range: the photograph's own exposure
+        else:
+            assert after == pytest.approx(90 if before < 90 else 110, abs=4), name  # gain set on every 4th pixel
+            moved.add(target.stem)
+    assert moved, "the miniature has targets outside 90..110 (the rocket scenes are darker)"
+    for name in plain:  # a moved target's inputs are made from the exposed target; the others are untouched
+        if "/LLLR/" in name:
+            assert (exposed[name] != plain[name]) == (Path(name).stem.split("-")[0] in moved), name
+    assert json.loads((exposed_root / mini.MARKER).read_text())["target_means"] == [90.0, 110.0]
+
+
+@pytest.mark.parametrize("bad", [(110, 90), (0, 100), (90,), "dark"])
+def test_target_means_must_be_a_range_of_code_values(tmp_path, bad):
+    with pytest.raises(DatasetError, match="target_means"):
+        make_mini_rellisur(tmp_path, lr_size=8, target_means=bad)
 
 
 def test_interrupted_build_leaves_no_half_dataset(tmp_path, monkeypatch):

@@ -32,6 +32,7 @@ from lolisr_lib.config import SCALES
 from lolisr_lib.data.layout import DATASET_DIR, DUPLICATE_DIR, INPUT_DIR, SPLITS, TARGET_DIR, lllr_name
 from lolisr_lib.errors import DatasetError
 from lolisr_lib.image.degrade import degrade, downscale_target
+from lolisr_lib.image.exposure import expose_to_mean
 from lolisr_lib.image.io import write_png
 
 MARKER = ".complete"  # written last: a folder without it is not a finished build
@@ -140,6 +141,15 @@ def _target(photo: np.ndarray, box: tuple[int, int, int], hr_side: int) -> np.nd
     return np.asarray(Image.fromarray(crop).resize((hr_side, hr_side), Image.Resampling.LANCZOS))
 
 
+def _expose_into(x4: np.ndarray, target_means: tuple[float, float] | None) -> np.ndarray:
+    """The x4 target exposed into ``target_means`` (mean code values), to the nearer end, when it lies outside."""
+    if target_means is None:
+        return x4
+    low, high = target_means
+    mean = float(x4.mean())
+    return x4 if low <= mean <= high else expose_to_mean(x4, low if mean < low else high)
+
+
 def _noise_seed(seed: int, scene: str, ev: float) -> int:
     return int(np.random.SeedSequence([seed, int(scene), round(-ev * 10)]).generate_state(1)[0])
 
@@ -178,7 +188,7 @@ def _readme(scenes: list[Scene], settings: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_all(root: Path, lr_size: int, seed: int, duplicates: bool) -> None:
+def _write_all(root: Path, lr_size: int, seed: int, duplicates: bool, target_means=None) -> None:
     for split in SPLITS:
         folders = [INPUT_DIR] + [f"{TARGET_DIR}/X{s}" for s in SCALES]
         folders += [f"{DUPLICATE_DIR}/X{s}" for s in SCALES] if duplicates else []
@@ -186,14 +196,16 @@ def _write_all(root: Path, lr_size: int, seed: int, duplicates: bool) -> None:
             (root / split / folder).mkdir(parents=True)
     scenes = plan_scenes(lr_size, seed)
     for scene in scenes:
-        _write_scene(root, scene, _target(load_photo(scene.photo), scene.box, 4 * lr_size), seed, duplicates)
-    settings = _settings(lr_size, seed, duplicates)
+        x4 = _expose_into(_target(load_photo(scene.photo), scene.box, 4 * lr_size), target_means)
+        _write_scene(root, scene, x4, seed, duplicates)
+    settings = _settings(lr_size, seed, duplicates, target_means)
     (root / "README.txt").write_text(_readme(scenes, settings), encoding="utf-8")
     (root / MARKER).write_text(json.dumps(settings), encoding="utf-8")  # last: marks the build complete
 
 
-def _settings(lr_size: int, seed: int, duplicates: bool) -> dict:
-    return {"format": MINI_FORMAT, "lr_size": lr_size, "seed": seed, "duplicates": duplicates}
+def _settings(lr_size: int, seed: int, duplicates: bool, target_means=None) -> dict:
+    settings = {"format": MINI_FORMAT, "lr_size": lr_size, "seed": seed, "duplicates": duplicates}
+    return settings | ({"target_means": list(target_means)} if target_means is not None else {})
 
 
 def is_complete(root: Path, settings: dict | None = None) -> bool:
@@ -223,7 +235,7 @@ def _install(tmp: Path, final: Path, replace: bool, settings: dict) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _build(out_dir: Path, lr_size: int, seed: int, duplicates: bool, replace: bool) -> Path:
+def _build(out_dir: Path, lr_size: int, seed: int, duplicates: bool, replace: bool, target_means=None) -> Path:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{DATASET_DIR}.building-", dir=out_dir))
@@ -232,25 +244,38 @@ def _build(out_dir: Path, lr_size: int, seed: int, duplicates: bool, replace: bo
         message = f"cannot create the miniature in {out_dir} ({err.strerror}); choose a writable folder"
         raise DatasetError(message) from err
     try:
-        _write_all(tmp, lr_size, seed, duplicates)
-        _install(tmp, out_dir / DATASET_DIR, replace, _settings(lr_size, seed, duplicates))
+        _write_all(tmp, lr_size, seed, duplicates, target_means)
+        _install(tmp, out_dir / DATASET_DIR, replace, _settings(lr_size, seed, duplicates, target_means))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out_dir / DATASET_DIR
 
 
 def make_mini_rellisur(out_dir: str | Path, *, lr_size: int = DEFAULT_LR_SIZE, seed: int = DEFAULT_SEED,
-                       duplicates: bool = False) -> Path:
+                       duplicates: bool = False, target_means: tuple[float, float] | None = None) -> Path:
     """Build the miniature in ``out_dir/RELLISUR-Dataset`` (replacing one already there) and return that path.
 
     ``lr_size``: side of the LLLR inputs (targets are 1, 2, 4 times that); ``seed``: crop positions and
-    noise; ``duplicates``: also write ``NLHR-Duplicates/X{s}/{id}-{ev}.png`` copies.
+    noise; ``duplicates``: also write ``NLHR-Duplicates/X{s}/{id}-{ev}.png`` copies; ``target_means``: a
+    range of mean code values, e.g. ``(90, 110)`` as RELLISUR's auto-exposed targets: each x4 target outside it
+    is exposed into it (to the nearer end, one gain in linear light) before its inputs are made. ``None``, the
+    default and the bundled miniature, keeps each photograph's own exposure (the rocket scenes are darker).
     """
     if not isinstance(lr_size, int) or isinstance(lr_size, bool) or not 4 <= lr_size <= 256:
         raise DatasetError(f"lr_size must be an integer from 4 to 256 (the LLLR side, pixels); got {lr_size!r}")
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise DatasetError(f"seed must be a non-negative integer; got {seed!r}")
-    return _build(Path(out_dir).expanduser(), lr_size, seed, bool(duplicates), replace=True)
+    if target_means is not None:
+        try:
+            low, high = (float(v) for v in target_means)
+        except (TypeError, ValueError):
+            low = high = float("nan")
+        if not 0.0 < low <= high < 255.0:
+            raise DatasetError(f"target_means must be two mean code values 0 < low <= high < 255, e.g. (90, 110); "
+                               f"got {target_means!r}")
+        target_means = (low, high)
+    return _build(Path(out_dir).expanduser(), lr_size, seed, bool(duplicates), replace=True,
+                  target_means=target_means)
 
 
 def candidate_homes() -> list[Path]:

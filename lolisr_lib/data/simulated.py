@@ -31,8 +31,9 @@ from torch.utils.data import Dataset
 from lolisr_lib.data.dataset import _to_tensor
 from lolisr_lib.data.mini import load_photo
 from lolisr_lib.errors import DatasetError
-from lolisr_lib.image.color import equalize_hist, linear_to_srgb, quantize_8bit, srgb_to_linear
+from lolisr_lib.image.color import equalize_hist
 from lolisr_lib.image.degrade import DegradeParams, degrade
+from lolisr_lib.image.exposure import expose_to_mean
 
 # Photographs used for training: scikit-image's (minus the miniature's Val and Test photographs: chelsea,
 # motorcycle, rocket) and matplotlib's two colour photographs. (region) keeps retina inside its fundus.
@@ -62,22 +63,6 @@ def training_photo(name: str) -> np.ndarray:
         photo = np.array(image.convert("RGB"))
     photo.flags.writeable = False
     return photo
-
-
-def expose_to_mean(img: np.ndarray, mean: float, iterations: int = 14) -> np.ndarray:
-    """``img`` (uint8) times the gain in linear light that gives it the mean code value ``mean`` (clipping at
-    white, as a longer exposure would); bisection on the gain in stops, within 2**-4 .. 2**4, measured on
-    every 4th pixel (the mean of a photograph needs no more)."""
-    linear = srgb_to_linear(img / 255.0)
-    sample = linear[::4, ::4]
-    low, high = -4.0, 4.0
-    for _ in range(iterations):
-        stops = (low + high) / 2
-        if 255.0 * linear_to_srgb(np.clip(sample * 2.0**stops, 0.0, 1.0)).mean() > mean:
-            high = stops
-        else:
-            low = stops
-    return quantize_8bit(linear_to_srgb(np.clip(linear * 2.0 ** ((low + high) / 2), 0.0, 1.0)))
 
 
 class SimulatedPairs(Dataset):
