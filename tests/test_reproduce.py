@@ -115,6 +115,24 @@ def test_per_ev_and_its_table(scored):
     assert len(lines) == 3 + len(table["bicubic"])
 
 
+def test_per_scene_table_runs_from_the_darkest_target_and_averages_each_scene(scored, mini_root):
+    _, results = scored
+    pairs = RellisurDataset(mini_root, "Test", 2).pairs
+    lines = rp.per_scene_markdown(results, pairs, names=["bicubic", "he-bicubic"]).splitlines()
+    assert lines[0] == "| scene | target mean (code value) | bicubic PSNR | he-bicubic PSNR |"
+    rows = [line.strip("| ").split(" | ") for line in lines[2:]]
+    scenes = {r["scene"] for r in results["bicubic"].rows}  # limit=10: the first two scenes' exposures
+    assert {r[0] for r in rows} == scenes
+    assert [float(r[1]) for r in rows] == sorted(float(r[1]) for r in rows)
+    for scene, _, cell, _ in rows:
+        mine = [r["psnr"] for r in results["bicubic"].rows if r["scene"] == scene]
+        assert float(cell) == pytest.approx(sum(mine) / len(mine), abs=0.005)
+    short = rp.per_scene_markdown(results, pairs, shown=1).splitlines()
+    assert len(short) == 2 + 2 and short[2].startswith("| ... |")
+    with pytest.raises(UserError, match="no results for oracle"):
+        rp.per_scene_markdown(results, pairs, names=["oracle"])
+
+
 def test_results_markdown_and_file(scored, tmp_path):
     methods, results = scored
     text = rp.results_markdown(methods, results, 2, data_note=rp.MINIATURE_NOTE)

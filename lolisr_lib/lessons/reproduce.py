@@ -31,9 +31,11 @@ from lolisr_lib.checkpoint import read_checkpoint
 from lolisr_lib.config import Config, preset, with_overrides
 from lolisr_lib.errors import CheckpointError, UserError
 from lolisr_lib.evaluate import EvalResult, centre_crop, evaluate, method_output
+from lolisr_lib.evaluate.card import per_scene
 from lolisr_lib.evaluate.metrics import psnr
 from lolisr_lib.evaluate.published import TABLES, ResultRow, comparison_rows, render_markdown
 from lolisr_lib.image.color import rgb_to_y
+from lolisr_lib.image.io import read_png
 from lolisr_lib.model import pretrained
 from lolisr_lib.model.build import load_model
 from lolisr_lib.model.exposure_aware import ExposureAware
@@ -217,6 +219,33 @@ def per_ev_markdown(results: dict[str, EvalResult]) -> str:
     return "\n".join(lines)
 
 
+def per_scene_markdown(results: dict[str, EvalResult], pairs: Sequence, *, names: Sequence[str] | None = None,
+                       shown: int = 12) -> str:
+    """A Markdown table, one row per scene from the darkest target to the brightest: the target's mean code value
+    and each method's PSNR averaged over the scene's exposures (``names``: which methods, default all). ``pairs``:
+    the dataset's :class:`~lolisr_lib.data.layout.Pair` list, for the targets. With more than ``shown`` scenes,
+    the darkest and the brightest halves of ``shown``."""
+    names = list(results) if names is None else list(names)
+    unknown = [n for n in names if n not in results]
+    if unknown:
+        raise UserError(f"no results for {', '.join(unknown)}; measured: {', '.join(results)}")
+    scores = {n: per_scene(results[n].rows) for n in names}
+    target_paths = {pair.scene: pair.gt_path for pair in pairs}
+    brightness = {scene: float(read_png(target_paths[scene]).mean()) for scene in scores[names[0]]}
+    scenes = sorted(brightness, key=lambda scene: (brightness[scene], scene))
+    if len(scenes) > shown:
+        scenes = scenes[: shown // 2] + [None] + scenes[-(shown - shown // 2):]
+    lines = ["| scene | target mean (code value) | " + " | ".join(f"{n} PSNR" for n in names) + " |",
+             "|" + " --- |" * (2 + len(names))]
+    for scene in scenes:
+        if scene is None:
+            lines.append("| ... |" + " |" * (1 + len(names)))
+            continue
+        cells = [f"{scores[n][scene]['psnr']:.2f}" for n in names]
+        lines.append(f"| {scene} | {brightness[scene]:.0f} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def results_markdown(methods: Sequence[Method], results: dict[str, EvalResult], scale: int, *, data_note: str,
                      tables: Sequence[str] = tuple(TABLES)) -> str:
     """The whole report: data and protocol, measured rows beside the published ones, per-EV means, the rows
@@ -331,6 +360,6 @@ __all__ = [
     "MINIATURE_NOTE", "Examples", "Method", "brief_config", "brief_run_dir", "checkpoint_method", "cheat_effect",
     "classical_methods", "enhance_examples", "evaluate_methods", "exposure_methods", "gt_mean_rescale",
     "learned_baselines", "learned_method",
-    "measured_rows", "per_ev", "per_ev_markdown", "quick_overrides", "results_markdown", "sequential_stages",
+    "measured_rows", "per_ev", "per_ev_markdown", "per_scene_markdown", "quick_overrides", "results_markdown", "sequential_stages",
     "train_briefly", "write_results",
 ]
