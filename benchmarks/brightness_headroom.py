@@ -94,7 +94,8 @@ if __name__ == "__main__":
     card = measure_card(model, model.scale, others=others, device=args.device)
     if args.out:
         print(f"figures: {write_card(card, args.out)}")
-    print(card_tables(card, model_label="LoLiSRFlow"))
+    arch = model.config.model.arch  # a CNN baseline's checkpoint is scored the same way
+    print(card_tables(card, model_label="LoLiSRFlow" if arch == "lolisrflow" else arch))
     print()
     print(scene_table(card))
     print()
