@@ -102,6 +102,8 @@ def test_target_means_expose_only_the_targets_outside_the_range_and_their_inputs
         if "/LLLR/" in name:
             assert (exposed[name] != plain[name]) == (Path(name).stem.split("-")[0] in moved), name
     assert json.loads((exposed_root / mini.MARKER).read_text())["target_means"] == [90.0, 110.0]
+    assert "was exposed into that range" in (exposed_root / "README.txt").read_text()
+    assert "target_means" not in (mini_root / "README.txt").read_text()
 
 
 @pytest.mark.parametrize("bad", [(110, 90), (0, 100), (90,), "dark"])

@@ -179,7 +179,9 @@ def _readme(scenes: list[Scene], settings: dict) -> str:
         "-m EV with simulated shot and read noise. Use it for tests and teaching; report results on RELLISUR.",
         "",
         f"settings: {json.dumps(settings)}",
-        "",
+        *([f"target_means: every x4 target whose mean code value lay outside {settings['target_means']} was "
+           "exposed into that range (one gain in linear light) before its inputs were made.", ""]
+          if "target_means" in settings else [""]),
         "scene  split  photograph            crop (top, left, side)  exposures (EV)",
     ]
     for s in scenes:
