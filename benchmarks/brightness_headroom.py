@@ -20,7 +20,7 @@ import numpy as np
 
 from lolisr_lib.baselines import make_baseline
 from lolisr_lib.data import RellisurDataset, default_root
-from lolisr_lib.evaluate.card import EXPOSURE_ROW, card_tables, measure_card, write_card
+from lolisr_lib.evaluate.card import EXPOSURE_ROW, card_tables, measure_card, scene_target_means, write_card
 from lolisr_lib.evaluate.headroom import BrightnessFromTarget
 from lolisr_lib.image.calibration import REAL_ROOT
 from lolisr_lib.image.color import srgb_to_linear
@@ -61,11 +61,7 @@ def scene_table(card: dict) -> str:
     """Per miniature Test scene (means over its exposures): the target's brightness, the model, the model with
     the target's brightness and the oracle gain. Where the plain model's gap to the oracle lives."""
     mini, scale = card["mini"], card["scale"]
-    dataset = RellisurDataset(default_root(), "Test", scale)
-    target_mean = {}
-    for i in range(len(dataset)):
-        item = dataset[i]
-        target_mean.setdefault(item["scene"], 255.0 * item["gt"].mean().item())
+    target_mean = scene_target_means(RellisurDataset(default_root(), "Test", scale).pairs)
     lines = [f"Per miniature Test scene, x{scale}, PSNR dB (mean over its exposures):", "",
              "| scene | target mean (code value) | model | brightness from the target | oracle gain | model - oracle |",
              "|---|---|---|---|---|---|"]

@@ -21,6 +21,7 @@ from torch import nn
 from lolisr_lib.baselines import make_baseline
 from lolisr_lib.evaluate import evaluate
 from lolisr_lib.image.calibration import REAL_ROOT
+from lolisr_lib.image.io import read_png
 from lolisr_lib.runtime.files import atomic_write
 
 METHODS = ("he-bicubic", "oracle-gain")  # the rows a model card compares with
@@ -37,6 +38,13 @@ def _summary(result) -> dict:
         "per_ev": {f"{ev:.1f}": {"psnr": g["psnr"], "ssim": g["ssim"], "n": g["n"]} for ev, g in s["per_ev"].items()},
         "per_scene": per_scene(result.rows),
     }
+
+
+def scene_target_means(pairs) -> dict[str, float]:
+    """The mean code value of each scene's target (the five exposures of a scene share it: read once), from a
+    dataset's :class:`~lolisr_lib.data.layout.Pair` list: how bright the scene was meant to be."""
+    paths = {pair.scene: pair.gt_path for pair in pairs}
+    return {scene: float(read_png(path).mean()) for scene, path in paths.items()}
 
 
 def per_scene(rows: list[dict]) -> dict:

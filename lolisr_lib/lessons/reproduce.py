@@ -31,11 +31,10 @@ from lolisr_lib.checkpoint import read_checkpoint
 from lolisr_lib.config import Config, preset, with_overrides
 from lolisr_lib.errors import CheckpointError, UserError
 from lolisr_lib.evaluate import EvalResult, centre_crop, evaluate, method_output
-from lolisr_lib.evaluate.card import per_scene
+from lolisr_lib.evaluate.card import per_scene, scene_target_means
 from lolisr_lib.evaluate.metrics import psnr
 from lolisr_lib.evaluate.published import TABLES, ResultRow, comparison_rows, render_markdown
 from lolisr_lib.image.color import rgb_to_y
-from lolisr_lib.image.io import read_png
 from lolisr_lib.model import pretrained
 from lolisr_lib.model.build import load_model
 from lolisr_lib.model.exposure_aware import ExposureAware
@@ -230,9 +229,8 @@ def per_scene_markdown(results: dict[str, EvalResult], pairs: Sequence, *, names
     if unknown:
         raise UserError(f"no results for {', '.join(unknown)}; measured: {', '.join(results)}")
     scores = {n: per_scene(results[n].rows) for n in names}
-    target_paths = {pair.scene: pair.gt_path for pair in pairs}
-    brightness = {scene: float(read_png(target_paths[scene]).mean()) for scene in scores[names[0]]}
-    scenes = sorted(brightness, key=lambda scene: (brightness[scene], scene))
+    targets = scene_target_means(pair for pair in pairs if pair.scene in scores[names[0]])
+    scenes = sorted(targets, key=lambda scene: (targets[scene], scene))
     if len(scenes) > shown:
         scenes = scenes[: shown // 2] + [None] + scenes[-(shown - shown // 2):]
     lines = ["| scene | target mean (code value) | " + " | ".join(f"{n} PSNR" for n in names) + " |",
@@ -242,7 +240,7 @@ def per_scene_markdown(results: dict[str, EvalResult], pairs: Sequence, *, names
             lines.append("| ... |" + " |" * (1 + len(names)))
             continue
         cells = [f"{scores[n][scene]['psnr']:.2f}" for n in names]
-        lines.append(f"| {scene} | {brightness[scene]:.0f} | " + " | ".join(cells) + " |")
+        lines.append(f"| {scene} | {targets[scene]:.0f} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
