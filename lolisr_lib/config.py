@@ -57,6 +57,7 @@ class ModelConfig:
     nll_weight: float = 1.0  # weight of the NLL term (0: an "L1 only" ablation, a deterministic network)
     rho: float = 0.2  # probability of using CR(gt) instead of the predicted CR map as prior mean (LLFlow)
     dequantize: bool = True  # add U(0, 1/256) noise to gt in training (LLFlow/SRFlow never do)
+    skip: str = "none"  # "gain": the flow models gt minus the brightened, upscaled input (model/input_skip.py; ours)
     pad_multiple: int = 8  # LR inputs are reflect-padded to a multiple of this; must be a multiple of 2**levels = 8
     baseline: BaselineConfig = field(default_factory=BaselineConfig)  # used by the CNN baselines only
 

@@ -34,6 +34,7 @@ from lolisr_lib.data.cache import open_cache
 from lolisr_lib.data.layout import SPLITS, Pair, index_split, resolve_root
 from lolisr_lib.errors import DatasetError
 from lolisr_lib.image.color import equalize_hist
+from lolisr_lib.image.exposure import capture_linear_mean
 from lolisr_lib.image.io import read_png
 
 
@@ -131,6 +132,7 @@ class RellisurDataset(Dataset):
                                f"x{self.scale}")
         pair = self.pairs[index]
         lq, he, gt = self._read(pair)
+        lq_mean = capture_linear_mean(_to_tensor(lq)[None])[0].float()  # of the whole input, before any crop
         generator = self._generator(int(index) % len(self))
         if self.patch_size is not None:
             lq, he, gt = self._crop(lq, he, gt, pair, generator)
@@ -139,6 +141,7 @@ class RellisurDataset(Dataset):
         return {
             "lq": _to_tensor(lq),
             "lq_he": _to_tensor(he),
+            "lq_mean": lq_mean,
             "gt": _to_tensor(gt),
             "scene": pair.scene,
             "ev": pair.ev,

@@ -32,6 +32,7 @@ from lolisr_lib.data.dataset import _to_tensor
 from lolisr_lib.data.mini import load_photo
 from lolisr_lib.errors import DatasetError
 from lolisr_lib.image.color import equalize_hist
+from lolisr_lib.image.exposure import capture_linear_mean
 from lolisr_lib.image.degrade import DegradeParams, degrade
 from lolisr_lib.image.exposure import expose_to_mean
 
@@ -134,6 +135,7 @@ class SimulatedPairs(Dataset):
         camera = self.params.jittered(rng, self.jitter, channel_pedestal=self.channel_pedestal)
         lq = degrade(hr, self.scale, ev, params=camera, seed=int(rng.integers(2**31)))
         he = equalize_hist(lq)  # of the whole capture
+        lq_mean = capture_linear_mean(_to_tensor(lq)[None])[0].float()  # likewise
         side = self.patch_size // self.scale
         i, j = (int(rng.integers(0, lq.shape[k] - side + 1)) for k in (0, 1))
         s = self.scale
@@ -141,6 +143,7 @@ class SimulatedPairs(Dataset):
         return {
             "lq": _to_tensor(lq[i : i + side, j : j + side]),
             "lq_he": _to_tensor(he[i : i + side, j : j + side]),
+            "lq_mean": lq_mean,
             "gt": _to_tensor(gt),
             "scene": name,
             "ev": ev,

@@ -90,6 +90,11 @@ def scene_linear_mean(capture: torch.Tensor, ev, params: DegradeParams = Degrade
     return torch.stack(means)
 
 
+def capture_linear_mean(lq: torch.Tensor) -> torch.Tensor:
+    """The linear-light mean of each capture ``lq`` (B, 3, h, w) in [0, 1]: float64 (B,)."""
+    return srgb_to_linear(lq.clamp(0, 1).double()).mean((1, 2, 3))
+
+
 def scale_to_linear_mean(images: torch.Tensor, linear_mean: torch.Tensor) -> torch.Tensor:
     """``images`` (B, 3, H, W) in [0, 1] times one gain each in linear light, so that each one's linear mean
     becomes ``linear_mean`` (B,); clipped to [0, 1] and returned in sRGB, in the images' dtype."""

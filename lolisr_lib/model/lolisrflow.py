@@ -28,6 +28,7 @@ from lolisr_lib.errors import CheckpointError, ConfigError, UserError
 from lolisr_lib.flow import ConditionalFlow, Squeeze
 from lolisr_lib.flow.likelihood import bits_per_dim, dequantize, gaussian_log_prob, nll_bits_per_pixel
 from lolisr_lib.image.color import cr_map
+from lolisr_lib.model.input_skip import SKIPS, brightened_capture, capture_linear_mean
 from lolisr_lib.runtime.tiling import available_memory, choose_tile, tiled_apply
 
 
@@ -40,6 +41,9 @@ def validate_model_config(config: Config) -> None:
     if m.flow.levels != LEVELS:
         raise ConfigError(f"model.flow.levels={m.flow.levels}: the encoder serves {LEVELS} levels (one condition "
                           f"each); set model.flow.levels={LEVELS}")
+    if m.skip not in SKIPS:
+        raise ConfigError(f"model.skip={m.skip!r} is not one of {', '.join(SKIPS)}; use \"none\" (the paper's "
+                          "model) or \"gain\" (the input skip, docs/model.md)")
     # The flow squeezes HR by 2 per level (HR / 2**levels) and the encoder takes LR sides that are multiples of
     # MULTIPLE = 2**levels at every scale (its coarsest branch is LR / 8 at x1); padding LR to such a multiple
     # satisfies both, since HR = scale * LR.
@@ -69,6 +73,7 @@ class LoLiSRFlow(nn.Module):
         # LR inputs are padded to a multiple of this, so that every encoder branch and flow level has an
         # integer size (docs/model.md section 1): validate_model_config checks it is a multiple of 2**levels.
         self.pad_multiple = m.pad_multiple
+        self.skip = m.skip
         e = m.encoder
         self.encoder = build_encoder(
             e.kind,
@@ -130,6 +135,14 @@ class LoLiSRFlow(nn.Module):
             gt = F.pad(gt, (0, pw, 0, ph), mode=mode)
         return gt
 
+    def input_skip(self, lq_p: torch.Tensor, capture_mean: torch.Tensor) -> torch.Tensor | float:
+        """What the flow's output is added to, at HR (``model.skip``; model/input_skip.py): the padded input
+        ``lq_p`` brightened by the gain that its whole capture's linear mean ``capture_mean`` (B,) calls for and
+        upscaled, or 0 without the skip."""
+        if self.skip == "none":
+            return 0.0
+        return brightened_capture(lq_p, self.scale, capture_mean)
+
     def _squeeze_levels(self, img: torch.Tensor) -> torch.Tensor:
         for _ in range(self.levels):
             img, _ = self.squeeze(img)
@@ -142,21 +155,23 @@ class LoLiSRFlow(nn.Module):
 
     # ----------------------------------------------------------------------------------------------- training
     def forward(self, lq: torch.Tensor, gt: torch.Tensor, generator: torch.Generator | None = None,
-                lq_he: torch.Tensor | None = None) -> dict:
+                lq_he: torch.Tensor | None = None, lq_mean: torch.Tensor | None = None) -> dict:
         """Loss terms for a batch: ``loss = nll + gamma * l1`` plus ``bpd``, the log-likelihood terms and ``sr``.
 
         ``nll``: bits per HR pixel position (LLFlow's normalisation); ``bpd``: bits per dimension with the
         dequantisation constant, comparable across papers and image sizes. ``lq_he``: the histogram
         equalisation of each crop's *whole* input image, cropped with it (the datasets provide it), so that
-        training sees the same encoder input as inference on whole images.
+        training sees the same encoder input as inference on whole images; ``lq_mean`` (B,): the linear mean of
+        each crop's whole input, for the input skip's gain, for the same reason (default: the crop's own).
         """
         m = self.config.model
         lq_p, size = self._pad(lq)
         gt_p = self._pad_gt(gt, lq_p, size)
         he_p = self._pad(lq_he)[0] if lq_he is not None else None
         conds, cr_hat = self.encoder(lq_p, he_p)
+        skip = self.input_skip(lq_p, capture_linear_mean(lq) if lq_mean is None else lq_mean)
         x = dequantize(gt_p, generator=generator) if (self.training and m.dequantize) else gt_p
-        latents, logdet, split_log_prob = self.flow(x, conds)
+        latents, logdet, split_log_prob = self.flow(x - skip, conds)  # a shift given x: no log-det term
         cr_prior = cr_hat
         if self.training and m.rho > 0:
             use_gt = torch.rand(gt.shape[0], 1, 1, 1, device=gt.device, generator=generator) < m.rho
@@ -168,7 +183,7 @@ class LoLiSRFlow(nn.Module):
         # The reverse pass at the prior mean, with gradient, is the paper's L1 term (it trains the flow to put
         # the most likely image at the mean, and the encoder through the conditions and the CR head).
         sr, _ = self.flow.inverse(self.prior_mean(cr_hat), conds, temperature=0.0)
-        sr = sr[..., : gt.shape[-2], : gt.shape[-1]]
+        sr = (sr + skip)[..., : gt.shape[-2], : gt.shape[-1]]
         finite = torch.isfinite(sr)
         diff = (sr.clamp(0, 1) - gt).abs()
         l1 = torch.where(finite, diff, torch.zeros_like(diff)).sum() / finite.sum().clamp(min=1)
@@ -189,7 +204,8 @@ class LoLiSRFlow(nn.Module):
         half per split level (none when the flow does not split), the final latent last."""
         lq_p, size = self._pad(lq)
         conds, _ = self.encoder(lq_p)
-        latents, logdet, _ = self.flow(self._pad_gt(gt, lq_p, size), conds)
+        skip = self.input_skip(lq_p, capture_linear_mean(lq))
+        latents, logdet, _ = self.flow(self._pad_gt(gt, lq_p, size) - skip, conds)
         return latents, logdet
 
     def decode(self, lq: torch.Tensor, z) -> torch.Tensor:
@@ -197,7 +213,7 @@ class LoLiSRFlow(nn.Module):
         lq_p, (h, w) = self._pad(lq)
         conds, _ = self.encoder(lq_p)
         x, _ = self.flow.inverse(z, conds)
-        return x[..., : self.scale * h, : self.scale * w]
+        return (x + self.input_skip(lq_p, capture_linear_mean(lq)))[..., : self.scale * h, : self.scale * w]
 
     # ---------------------------------------------------------------------------------------------- inference
     def _generate(self, lq_p, temperature, eps=None, features=None, generator=None) -> torch.Tensor:
@@ -243,6 +259,7 @@ class LoLiSRFlow(nn.Module):
             out = self._generate(lq_p, temperature, generator=generator)
         else:
             out = self._enhance_tiled(lq_p, temperature, tile, overlap, generator)
+        out = out + self.input_skip(lq_p, capture_linear_mean(lq))  # of the whole image, tiled or not
         return out[..., : self.scale * h, : self.scale * w].clamp(0, 1)
 
     def inference_bytes_per_hr_pixel(self) -> float:
@@ -290,12 +307,13 @@ class LoLiSRFlow(nn.Module):
         lq_p, (h, w) = self._pad(lq)
         conds, cr_hat = self.encoder(lq_p)
         mean = self.prior_mean(cr_hat)
+        skip = self.input_skip(lq_p, capture_linear_mean(lq))
         outs = []
         for _ in range(n):
             z = mean + temperature * torch.randn(mean.shape, device=mean.device, dtype=mean.dtype,
                                                  generator=generator)
             x, _ = self.flow.inverse(z, conds, temperature=temperature)
-            outs.append(x[..., : self.scale * h, : self.scale * w].clamp(0, 1))
+            outs.append((x + skip)[..., : self.scale * h, : self.scale * w].clamp(0, 1))
         return torch.stack(outs, dim=1)
 
     # -------------------------------------------------------------------------------------------- checkpoints

@@ -145,7 +145,8 @@ class Trainer:
         self.net = self._wrap(self.model)
         accepted = inspect.signature(self.model.forward).parameters
         self._forward_kwargs = {"generator": self.generator} if "generator" in accepted else {}
-        self._takes_he = "lq_he" in accepted  # the whole input's equalisation, cropped by the dataset
+        # the whole input's equalisation, cropped by the dataset, and its linear mean (the input skip's gain)
+        self._whole_input_keys = [key for key in ("lq_he", "lq_mean") if key in accepted]
         if self.dist.is_main:
             self._start_files(keep_until=self.step if payload is not None else None)
         barrier(self.dist)
@@ -331,8 +332,9 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             extra = dict(self._forward_kwargs)
-            if self._takes_he and "lq_he" in batch:
-                extra["lq_he"] = batch["lq_he"].to(self.device, non_blocking=True)
+            for key in self._whole_input_keys:
+                if key in batch:
+                    extra[key] = batch[key].to(self.device, non_blocking=True)
             out = self.net(lq, gt, **extra)
         loss = out["loss"]
         loss.backward()  # on every process even when the loss is NaN: DDP's gradient averaging needs all
