@@ -177,14 +177,23 @@ def _wide_ema_long(scale: int) -> Config:
     return Config(name=f"wide-ema-long-x{scale}", model=wide_ema.model, train=train)
 
 
+def _small_skip(scale: int) -> Config:
+    """``small`` with the input skip (``model.skip = "gain"``: the flow models what the brightened capture lacks;
+    docs/model.md, "The input skip") and the weight average of ``wide-ema`` (decay 0.998), 3,000 steps from seed 0:
+    the same data, seed and schedule as ``small`` and its averaged run, so that the skip is what differs."""
+    small = _small(scale)
+    return Config(name=f"small-skip-x{scale}", model=replace(small.model, skip="gain"),
+                  train=replace(small.train, ema_decay=0.998))
+
+
 _KINDS = {"paper": _paper, "tiny": _tiny, "small": _small, "wide": _wide, "wide-ema": _wide_ema,
-          "wide-ema-long": _wide_ema_long}
+          "wide-ema-long": _wide_ema_long, "small-skip": _small_skip}
 PRESETS = {f"{kind}-x{s}": (lambda s=s, kind=kind: _KINDS[kind](s)) for kind in _KINDS for s in SCALES}
 
 
 def preset(name: str) -> Config:
     """The named preset: ``paper-x1|2|4``, ``small-x1|2|4``, ``wide-x1|2|4``, ``wide-ema-x1|2|4``,
-    ``wide-ema-long-x1|2|4`` or ``tiny-x1|2|4``."""
+    ``wide-ema-long-x1|2|4``, ``small-skip-x1|2|4`` or ``tiny-x1|2|4``."""
     if name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(sorted(PRESETS))}")
     return PRESETS[name]()
