@@ -4,7 +4,8 @@ import torch
 from torch import nn
 
 from lolisr_lib.evaluate import evaluate
-from lolisr_lib.evaluate.headroom import BrightnessFromTarget
+from lolisr_lib.baselines.classical import OracleGainBaseline
+from lolisr_lib.evaluate.headroom import AveragedWithOracleGain, BrightnessFromTarget
 from lolisr_lib.image.color import linear_to_srgb, srgb_to_linear
 
 
@@ -32,3 +33,14 @@ def test_evaluate_passes_it_the_target(mini_root):
     result = evaluate(BrightnessFromTarget(TooBright()), mini_root, "Test", 2, limit=2)
     plain = evaluate(TooBright(), mini_root, "Test", 2, limit=2)
     assert result.summary["psnr"] > plain.summary["psnr"] + 3
+
+
+def test_the_average_with_the_oracle_gain_is_the_mean_of_the_two_images():
+    torch.manual_seed(1)
+    lq = torch.rand(2, 3, 8, 8) * 0.3
+    gt = torch.rand(2, 3, 16, 16) * 0.8
+    model_image = BrightnessFromTarget(TooBright()).enhance(lq, target=gt)
+    oracle_image = OracleGainBaseline(2).enhance(lq, target=gt)
+    assert (model_image - oracle_image).abs().mean() > 0.01  # two different images, so the test can tell
+    average = AveragedWithOracleGain(TooBright()).enhance(lq, target=gt)
+    torch.testing.assert_close(average, (model_image + oracle_image) / 2)

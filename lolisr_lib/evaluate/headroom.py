@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from lolisr_lib.baselines.classical import match_linear_mean
+from lolisr_lib.baselines.classical import OracleGainBaseline, match_linear_mean
 
 
 class BrightnessFromTarget(nn.Module):
@@ -30,3 +30,26 @@ class BrightnessFromTarget(nn.Module):
     def enhance(self, lq: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """``lq`` (B, 3, h, w), ``target`` (B, 3, s*h, s*w): the model's output, brightness from ``target``."""
         return match_linear_mean(self.model.enhance(lq).float().clamp(0, 1), target.to(lq.device))
+
+
+class AveragedWithOracleGain(nn.Module):
+    """A reference, not a method: the mean of :class:`BrightnessFromTarget`'s output and the oracle gain's image.
+
+    Both read the target's brightness; what differs is the rest. Where the average scores above both, the model
+    and the brightened capture make different errors, so the capture still holds something the model's output
+    lost: the measurement behind the input skip (docs/model.md, "The input skip";
+    ``benchmarks/skip_headroom.py``)."""
+
+    reads_target = True  # evaluate passes the ground truth
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = BrightnessFromTarget(model)
+        self.oracle = OracleGainBaseline(model.scale)
+        self.scale = model.scale
+
+    @torch.no_grad()
+    def enhance(self, lq: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """``lq`` (B, 3, h, w), ``target`` (B, 3, s*h, s*w): the average of the two images, in [0, 1]."""
+        model = self.model.enhance(lq, target).float()
+        return (model + self.oracle.enhance(lq, target=target.to(lq.device)).float()) / 2
