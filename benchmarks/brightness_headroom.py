@@ -25,9 +25,8 @@ from lolisr_lib.evaluate.headroom import BrightnessFromTarget
 from lolisr_lib.image.calibration import REAL_ROOT
 from lolisr_lib.image.color import srgb_to_linear
 from lolisr_lib.image.exposure import scene_linear_mean
-from lolisr_lib.model.build import load_model
 from lolisr_lib.model.exposure_aware import ExposureAware
-from lolisr_lib.model.pretrained import load
+from lolisr_lib.model.pretrained import parse_model_arguments
 
 TARGET_ROW = "same, brightness from the target (reads gt mean)"
 
@@ -74,14 +73,9 @@ def scene_table(card: dict) -> str:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoint", nargs="?", help="a model file or a run's best.pt")
-    parser.add_argument("--pretrained", choices=["x2", "x4"], help="a shipped model instead of a checkpoint")
     parser.add_argument("--out", metavar="JSON", help="also write the figures here")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N; the card's figures are CPU's")
-    args = parser.parse_args()
-    if (args.checkpoint is None) == (args.pretrained is None):
-        parser.error("give a checkpoint or --pretrained x2|x4")
-    model = load(args.pretrained) if args.pretrained else load_model(args.checkpoint)
+    args, model = parse_model_arguments(parser)
     others = {
         EXPOSURE_ROW: ExposureAware(model),
         TARGET_ROW: BrightnessFromTarget(model),

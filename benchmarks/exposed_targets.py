@@ -19,19 +19,13 @@ import tempfile
 from lolisr_lib.data import make_mini_rellisur
 from lolisr_lib.evaluate.card import card_tables, measure_card
 from lolisr_lib.evaluate.headroom import BrightnessFromTarget
-from lolisr_lib.model.build import load_model
-from lolisr_lib.model.pretrained import load
+from lolisr_lib.model.pretrained import parse_model_arguments
 
 RELLISUR_TARGET_MEANS = (90.0, 110.0)
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoint", nargs="?", help="a model file or a run's best.pt")
-    parser.add_argument("--pretrained", choices=["x2", "x4"], help="a shipped model instead of a checkpoint")
-    args = parser.parse_args()
-    if (args.checkpoint is None) == (args.pretrained is None):
-        parser.error("give a checkpoint or --pretrained x2|x4")
-    model = load(args.pretrained) if args.pretrained else load_model(args.checkpoint)
+    args, model = parse_model_arguments(parser)
     with tempfile.TemporaryDirectory(prefix="mini-exposed-") as scratch:
         root = make_mini_rellisur(scratch, target_means=RELLISUR_TARGET_MEANS)
         others = {"same, brightness from the target (reads gt mean)": BrightnessFromTarget(model)}

@@ -13,17 +13,11 @@ import argparse
 
 from lolisr_lib.evaluate.card import card_tables, measure_card
 from lolisr_lib.evaluate.headroom import AveragedWithOracleGain, BrightnessFromTarget
-from lolisr_lib.model.build import load_model
-from lolisr_lib.model.pretrained import load
+from lolisr_lib.model.pretrained import parse_model_arguments
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoint", nargs="?", help="a model file or a run's best.pt")
-    parser.add_argument("--pretrained", choices=["x2", "x4"], help="a shipped model instead of a checkpoint")
-    args = parser.parse_args()
-    if (args.checkpoint is None) == (args.pretrained is None):
-        parser.error("give a checkpoint or --pretrained x2|x4")
-    model = load(args.pretrained) if args.pretrained else load_model(args.checkpoint)
+    args, model = parse_model_arguments(parser)
     others = {
         "same, brightness from the target (reads gt mean)": BrightnessFromTarget(model),
         "mean of that and the oracle gain's image (reads gt mean)": AveragedWithOracleGain(model),

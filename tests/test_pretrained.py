@@ -184,3 +184,16 @@ def test_shipped_runs_meet_the_convergence_and_ssim_targets(scale):
     assert len(psnrs) >= 2 and largest_dip(psnrs) <= 1.0
     card = json.loads((pretrained.PRETRAINED_DIR / f"metrics-x{scale}.json").read_text())
     assert card["mini"]["model"]["ssim"] >= 0.6
+
+
+def test_benchmarks_take_one_model_a_checkpoint_or_a_shipped_scale(monkeypatch, capsys):
+    import argparse
+
+    monkeypatch.setattr("sys.argv", ["bench", "--pretrained", "x2"])
+    args, model = pretrained.parse_model_arguments(argparse.ArgumentParser())
+    assert args.pretrained == "x2" and isinstance(model, LoLiSRFlow) and model.scale == 2
+    for argv in (["bench"], ["bench", "run/best.pt", "--pretrained", "x4"]):
+        monkeypatch.setattr("sys.argv", argv)
+        with pytest.raises(SystemExit):
+            pretrained.parse_model_arguments(argparse.ArgumentParser())
+        assert "give a checkpoint or --pretrained x2|x4" in capsys.readouterr().err

@@ -131,3 +131,17 @@ def _check_shipped_preset(payload: dict, checkpoint: Path, scale: int) -> str:
                         f"differs), so `train --preset {name}` would not reproduce it; ship a {name} run, or "
                         f"change SHIPPED_PRESETS in lolisr_lib/model/pretrained.py with the model card")
     return name
+
+
+def parse_model_arguments(parser):
+    """Add a checkpoint argument and ``--pretrained x2|x4`` to a benchmark's ``argparse`` parser, parse the command
+    line and load the one model it names; returns ``(args, model)``. Giving both or neither is a usage error."""
+    from lolisr_lib.model.build import load_model
+
+    parser.add_argument("checkpoint", nargs="?", help="a model file or a run's best.pt")
+    parser.add_argument("--pretrained", choices=[f"x{s}" for s in sorted(SHIPPED_PRESETS)],
+                        help="a shipped model instead of a checkpoint")
+    args = parser.parse_args()
+    if (args.checkpoint is None) == (args.pretrained is None):
+        parser.error("give a checkpoint or --pretrained x2|x4")
+    return args, (load(args.pretrained) if args.pretrained else load_model(args.checkpoint))
