@@ -32,9 +32,8 @@ from lolisr_lib.data.dataset import _to_tensor
 from lolisr_lib.data.mini import load_photo
 from lolisr_lib.errors import DatasetError
 from lolisr_lib.image.color import equalize_hist
-from lolisr_lib.image.exposure import capture_linear_mean
 from lolisr_lib.image.degrade import DegradeParams, degrade
-from lolisr_lib.image.exposure import expose_to_mean
+from lolisr_lib.image.exposure import capture_linear_mean, expose_to_mean
 
 # Photographs used for training: scikit-image's (minus the miniature's Val and Test photographs: chelsea,
 # motorcycle, rocket) and matplotlib's two colour photographs. (region) keeps retina inside its fundus.

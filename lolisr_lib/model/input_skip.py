@@ -20,7 +20,6 @@ import torch
 
 from lolisr_lib.baselines.classical import bicubic_upscale
 from lolisr_lib.image.color import linear_to_srgb, srgb_to_linear
-from lolisr_lib.image.exposure import capture_linear_mean  # noqa: F401  (the model reads it from here)
 
 SKIPS = ("none", "gain")  # the values of ModelConfig.skip
 SKIP_CODE_VALUE = 100.0  # the skip's mean brightness (of 255): the middle of RELLISUR's targets (about 90 to 110)

@@ -28,7 +28,8 @@ from lolisr_lib.errors import CheckpointError, ConfigError, UserError
 from lolisr_lib.flow import ConditionalFlow, Squeeze
 from lolisr_lib.flow.likelihood import bits_per_dim, dequantize, gaussian_log_prob, nll_bits_per_pixel
 from lolisr_lib.image.color import cr_map
-from lolisr_lib.model.input_skip import SKIPS, brightened_capture, capture_linear_mean
+from lolisr_lib.image.exposure import capture_linear_mean
+from lolisr_lib.model.input_skip import SKIPS, brightened_capture
 from lolisr_lib.runtime.tiling import available_memory, choose_tile, tiled_apply
 
 
