@@ -136,13 +136,15 @@ class LoLiSRFlow(nn.Module):
             gt = F.pad(gt, (0, pw, 0, ph), mode=mode)
         return gt
 
-    def input_skip(self, lq_p: torch.Tensor, capture_mean: torch.Tensor) -> torch.Tensor | float:
+    def input_skip(self, lq_p: torch.Tensor, lq: torch.Tensor,
+                   capture_mean: torch.Tensor | None = None) -> torch.Tensor | float:
         """What the flow's output is added to, at HR (``model.skip``; model/input_skip.py): the padded input
-        ``lq_p`` brightened by the gain that its whole capture's linear mean ``capture_mean`` (B,) calls for and
-        upscaled, or 0 without the skip."""
+        ``lq_p`` brightened by the gain that the whole capture's linear mean calls for (``capture_mean`` (B,), by
+        default that of the unpadded ``lq``) and upscaled, or 0 without the skip (nothing is computed then)."""
         if self.skip == "none":
             return 0.0
-        return brightened_capture(lq_p, self.scale, capture_mean)
+        mean = capture_linear_mean(lq) if capture_mean is None else capture_mean
+        return brightened_capture(lq_p, self.scale, mean)
 
     def _squeeze_levels(self, img: torch.Tensor) -> torch.Tensor:
         for _ in range(self.levels):
@@ -170,7 +172,7 @@ class LoLiSRFlow(nn.Module):
         gt_p = self._pad_gt(gt, lq_p, size)
         he_p = self._pad(lq_he)[0] if lq_he is not None else None
         conds, cr_hat = self.encoder(lq_p, he_p)
-        skip = self.input_skip(lq_p, capture_linear_mean(lq) if lq_mean is None else lq_mean)
+        skip = self.input_skip(lq_p, lq, lq_mean)
         x = dequantize(gt_p, generator=generator) if (self.training and m.dequantize) else gt_p
         latents, logdet, split_log_prob = self.flow(x - skip, conds)  # a shift given x: no log-det term
         cr_prior = cr_hat
@@ -205,7 +207,7 @@ class LoLiSRFlow(nn.Module):
         half per split level (none when the flow does not split), the final latent last."""
         lq_p, size = self._pad(lq)
         conds, _ = self.encoder(lq_p)
-        skip = self.input_skip(lq_p, capture_linear_mean(lq))
+        skip = self.input_skip(lq_p, lq)
         latents, logdet, _ = self.flow(self._pad_gt(gt, lq_p, size) - skip, conds)
         return latents, logdet
 
@@ -214,7 +216,7 @@ class LoLiSRFlow(nn.Module):
         lq_p, (h, w) = self._pad(lq)
         conds, _ = self.encoder(lq_p)
         x, _ = self.flow.inverse(z, conds)
-        return (x + self.input_skip(lq_p, capture_linear_mean(lq)))[..., : self.scale * h, : self.scale * w]
+        return (x + self.input_skip(lq_p, lq))[..., : self.scale * h, : self.scale * w]
 
     # ---------------------------------------------------------------------------------------------- inference
     def _generate(self, lq_p, temperature, eps=None, features=None, generator=None) -> torch.Tensor:
@@ -260,7 +262,7 @@ class LoLiSRFlow(nn.Module):
             out = self._generate(lq_p, temperature, generator=generator)
         else:
             out = self._enhance_tiled(lq_p, temperature, tile, overlap, generator)
-        out = out + self.input_skip(lq_p, capture_linear_mean(lq))  # of the whole image, tiled or not
+        out = out + self.input_skip(lq_p, lq)  # of the whole image, tiled or not
         return out[..., : self.scale * h, : self.scale * w].clamp(0, 1)
 
     def inference_bytes_per_hr_pixel(self) -> float:
@@ -308,7 +310,7 @@ class LoLiSRFlow(nn.Module):
         lq_p, (h, w) = self._pad(lq)
         conds, cr_hat = self.encoder(lq_p)
         mean = self.prior_mean(cr_hat)
-        skip = self.input_skip(lq_p, capture_linear_mean(lq))
+        skip = self.input_skip(lq_p, lq)
         outs = []
         for _ in range(n):
             z = mean + temperature * torch.randn(mean.shape, device=mean.device, dtype=mean.dtype,
